@@ -1,0 +1,2 @@
+#include "CWharfSystem.h"
+int wharf_system_placeholder(void) { return 0; }

@@ -1,0 +1,71 @@
+// swift-tools-version:6.0
+// Wharf — a commerce integration hub. No package dependencies by design: Foundation, Dispatch, XCTest and
+// C libraries through system library targets only (see DESIGN.md).
+import PackageDescription
+
+/// Deliberately broken plugins that the loader tests install to check each refusal message.
+let fixturePlugins = [
+    "NoEntry", "ABIMajor", "SmallDescriptor", "BadID", "Refuses", "DuplicateID", "MissingOperation",
+]
+
+let package = Package(
+    name: "Wharf",
+    products: [
+        .executable(name: "wharf", targets: ["wharf"]),
+        // Connector plugins: one shared library per external system, loaded by the host with dlopen.
+        .library(name: "wharf-catalog-file", type: .dynamic, targets: ["CatalogFile"]),
+        .library(name: "wharf-stock-csv", type: .dynamic, targets: ["StockCSV"]),
+    ] + fixturePlugins.map { name in
+        .library(name: "wharf-fixture-\(kebab(name))", type: .dynamic, targets: ["Fixture\(name)"])
+    },
+    targets: [
+        // MARK: C libraries and shims
+        .systemLibrary(name: "CSQLite", path: "Core/CSQLite", pkgConfig: "sqlite3", providers: [.apt(["libsqlite3-dev"])]),
+        .systemLibrary(name: "CLibXML2", path: "Core/CLibXML2", pkgConfig: "libxml-2.0", providers: [.apt(["libxml2-dev"])]),
+        .target(name: "CWharfSystem", path: "Core/CWharfSystem"),
+        .target(name: "WharfABI", path: "Core/WharfABI"),
+
+        // MARK: Host
+        .target(name: "WharfModel", path: "Core/WharfModel"),
+        .target(name: "WharfStore", dependencies: ["WharfModel", "CSQLite"], path: "Core/WharfStore"),
+        .target(name: "WharfHTTP", dependencies: ["CWharfSystem"], path: "Core/WharfHTTP"),
+        .target(
+            name: "WharfHost",
+            dependencies: ["WharfABI", "WharfModel", "WharfStore", "WharfHTTP", "CWharfSystem"],
+            path: "Core/WharfHost"
+        ),
+        .executableTarget(name: "wharf", dependencies: ["WharfHost"], path: "Core/wharf"),
+
+        // MARK: Plugins
+        .target(name: "WharfPluginKit", dependencies: ["WharfABI"], path: "Plugins/WharfPluginKit"),
+        .target(name: "CatalogFile", dependencies: ["WharfPluginKit", "WharfABI"], path: "Plugins/CatalogFile"),
+        .target(name: "StockCSV", dependencies: ["WharfABI"], path: "Plugins/StockCSV"),
+
+        // MARK: Tests
+        .target(name: "WharfTestSupport", path: "Tests/WharfTestSupport"),
+        .testTarget(name: "WharfModelTests", dependencies: ["WharfModel"]),
+        .testTarget(name: "WharfStoreTests", dependencies: ["WharfStore", "WharfModel", "WharfTestSupport"]),
+        .testTarget(name: "WharfHTTPTests", dependencies: ["WharfHTTP", "WharfTestSupport"]),
+        .testTarget(
+            name: "WharfHostTests",
+            dependencies: ["WharfHost", "WharfStore", "WharfModel", "WharfHTTP", "WharfABI", "WharfTestSupport"]
+        ),
+        .testTarget(name: "WharfPluginKitTests", dependencies: ["WharfPluginKit", "WharfABI"]),
+        .testTarget(name: "WharfEndToEndTests", dependencies: ["WharfTestSupport"]),
+    ] + fixturePlugins.map { name in
+        .target(name: "Fixture\(name)", dependencies: ["WharfABI"], path: "Tests/Fixtures/Plugins/\(name)")
+    }
+)
+
+/// "SmallDescriptor" -> "small-descriptor"; "ABIMajor" -> "abi-major".
+func kebab(_ name: String) -> String {
+    var out = ""
+    let chars = Array(name)
+    for (i, c) in chars.enumerated() {
+        if c.isUppercase, i > 0, chars[i - 1].isLowercase || (i + 1 < chars.count && chars[i + 1].isLowercase) {
+            out.append("-")
+        }
+        out.append(contentsOf: c.lowercased())
+    }
+    return out
+}

@@ -1,0 +1,1 @@
+int fixture_BadID(void) { return 0; }

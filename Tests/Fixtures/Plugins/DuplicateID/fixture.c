@@ -1,0 +1,1 @@
+int fixture_DuplicateID(void) { return 0; }

@@ -1,0 +1,1 @@
+int fixture_MissingOperation(void) { return 0; }

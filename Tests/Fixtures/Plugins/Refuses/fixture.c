@@ -1,0 +1,1 @@
+int fixture_Refuses(void) { return 0; }

@@ -1,0 +1,1 @@
+int fixture_SmallDescriptor(void) { return 0; }

@@ -1,0 +1,2 @@
+import XCTest
+final class WharfEndToEndTestsPlaceholder: XCTestCase { func testPlaceholder() { XCTAssertTrue(true) } }

@@ -1,0 +1,2 @@
+import XCTest
+final class WharfHostTestsPlaceholder: XCTestCase { func testPlaceholder() { XCTAssertTrue(true) } }

@@ -1,0 +1,2 @@
+import XCTest
+final class WharfModelTestsPlaceholder: XCTestCase { func testPlaceholder() { XCTAssertTrue(true) } }

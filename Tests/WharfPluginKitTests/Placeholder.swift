@@ -1,0 +1,2 @@
+import XCTest
+final class WharfPluginKitTestsPlaceholder: XCTestCase { func testPlaceholder() { XCTAssertTrue(true) } }

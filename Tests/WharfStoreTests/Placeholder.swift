@@ -1,0 +1,2 @@
+import XCTest
+final class WharfStoreTestsPlaceholder: XCTestCase { func testPlaceholder() { XCTAssertTrue(true) } }
