@@ -29,9 +29,14 @@ let package = Package(
         .target(name: "WharfModel", path: "Core/WharfModel"),
         .target(name: "WharfStore", dependencies: ["WharfModel", "CSQLite"], path: "Core/WharfStore"),
         .target(name: "WharfHTTP", dependencies: ["CWharfSystem"], path: "Core/WharfHTTP"),
+        .target(name: "WharfManifest", dependencies: ["WharfModel"], path: "Core/WharfManifest"),
+        .target(name: "WharfAuth", dependencies: ["WharfModel"], path: "Core/WharfAuth"),
+        .target(name: "WharfPlugins", dependencies: ["WharfABI"], path: "Core/WharfPlugins"),
         .target(
             name: "WharfHost",
-            dependencies: ["WharfABI", "WharfModel", "WharfStore", "WharfHTTP", "CWharfSystem"],
+            dependencies: [
+                "WharfABI", "WharfModel", "WharfStore", "WharfHTTP", "WharfManifest", "WharfAuth", "WharfPlugins",
+            ],
             path: "Core/WharfHost"
         ),
         .executableTarget(name: "wharf", dependencies: ["WharfHost"], path: "Core/wharf"),
@@ -46,9 +51,15 @@ let package = Package(
         .testTarget(name: "WharfModelTests", dependencies: ["WharfModel"]),
         .testTarget(name: "WharfStoreTests", dependencies: ["WharfStore", "WharfModel", "WharfTestSupport"]),
         .testTarget(name: "WharfHTTPTests", dependencies: ["WharfHTTP", "WharfTestSupport"]),
+        .testTarget(name: "WharfManifestTests", dependencies: ["WharfManifest", "WharfTestSupport"]),
+        .testTarget(name: "WharfAuthTests", dependencies: ["WharfAuth", "WharfModel"]),
+        .testTarget(name: "WharfPluginsTests", dependencies: ["WharfPlugins", "WharfABI", "WharfTestSupport"]),
         .testTarget(
             name: "WharfHostTests",
-            dependencies: ["WharfHost", "WharfStore", "WharfModel", "WharfHTTP", "WharfABI", "WharfTestSupport"]
+            dependencies: [
+                "WharfHost", "WharfStore", "WharfModel", "WharfHTTP", "WharfManifest", "WharfAuth", "WharfPlugins",
+                "WharfABI", "WharfTestSupport",
+            ]
         ),
         .testTarget(name: "WharfPluginKitTests", dependencies: ["WharfPluginKit", "WharfABI"]),
         .testTarget(name: "WharfEndToEndTests", dependencies: ["WharfTestSupport"]),

@@ -1,0 +1,2 @@
+import XCTest
+final class WharfAuthTestsPlaceholder: XCTestCase { func testPlaceholder() { XCTAssertTrue(true) } }

@@ -1,0 +1,2 @@
+import XCTest
+final class WharfManifestTestsPlaceholder: XCTestCase { func testPlaceholder() { XCTAssertTrue(true) } }

@@ -1,0 +1,2 @@
+import XCTest
+final class WharfPluginsTestsPlaceholder: XCTestCase { func testPlaceholder() { XCTAssertTrue(true) } }
