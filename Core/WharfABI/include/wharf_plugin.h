@@ -145,7 +145,7 @@ typedef enum wharf_log_level {
  * Later minors add entities; a host that does not know an entity rejects those records with a clear reason.
  */
 
-/** One named field of a record. */
+/** One named field of a record. Frozen: this struct never grows (records hold arrays of it). */
 typedef struct wharf_field {
     /** Field name, NUL-terminated. Owner: the caller of `emit`; valid until `emit` returns. */
     const char *name;
@@ -156,9 +156,13 @@ typedef struct wharf_field {
     size_t value_len;
 } wharf_field;
 
-/** Where a record came from, for rejects and for people reading them. All members are optional (NULL / 0). */
+/**
+ * Where a record came from, for rejects and for people reading them. All members are optional (NULL / 0).
+ * Frozen: it is embedded in `wharf_record` and `wharf_reject`, so it never grows; new location details will be
+ * appended to those structs instead.
+ */
 typedef struct wharf_location {
-    /** Set to sizeof(wharf_location) by the side that filled it in. */
+    /** Set to sizeof(wharf_location) by the side that filled it in (0 is accepted and means "no location"). */
     uint32_t struct_size;
     uint32_t reserved;
     /** File name, URL or other source name. Owner: caller; valid for the call it is passed to. */
@@ -171,7 +175,10 @@ typedef struct wharf_location {
     uint64_t record_number;
 } wharf_location;
 
-/** One record handed to the host. */
+/**
+ * One record handed to the host. In an array of records every element has the same `struct_size`, and the reader
+ * steps through the array by that size (not by its own sizeof), so arrays stay readable across minors.
+ */
 typedef struct wharf_record {
     /** Set to sizeof(wharf_record) by the side that filled it in. */
     uint32_t struct_size;
@@ -353,6 +360,14 @@ typedef struct wharf_host_api {
      * no such service. Owner: host; the returned table lives as long as the process. Thread: any.
      */
     const void *(*get_extension)(const char *id);
+
+    /**
+     * Resolves a file path taken from the connector's config: an absolute path comes back as it is; a relative one
+     * is taken relative to the folder of the deployment's manifest, so a manifest and its data files move together.
+     * Returns NULL only for a NULL or empty path. Owner: host; valid until the call that received `ctx` returns.
+     * Thread: the calling thread.
+     */
+    const char *(*resolve_path)(wharf_context *ctx, const char *path);
 } wharf_host_api;
 
 /* ============================================================================================================= */

@@ -1,0 +1,70 @@
+import Foundation
+import WharfHTTP
+import WharfModel
+
+/// The JSON body of `PUT /v1/products/{sku}`, checked field by field so a client sees every mistake at once.
+enum ProductInput {
+    enum Failure: Error {
+        case problem(ProblemDetails)
+        case invalid([(field: String?, reason: String)])
+    }
+
+    static let knownFields: Set<String> = ["sku", "name", "description", "status", "attributes"]
+
+    static func parse(_ request: HTTPRequest, sku: String) -> Result<Product, Failure> {
+        if let type = request.headers["Content-Type"], !type.lowercased().hasPrefix("application/json") {
+            return .failure(.problem(Problems.unsupportedMediaType("send the product as application/json, not \(type)")))
+        }
+        guard let object = try? JSONSerialization.jsonObject(with: Data(request.body)) as? [String: Any] else {
+            return .failure(.problem(Problems.badRequest("the body must be a JSON object such as {\"name\": \"Blue mug\"}")))
+        }
+        var errors: [(field: String?, reason: String)] = []
+        for key in object.keys.sorted() where !knownFields.contains(key) {
+            errors.append((key, "unknown field; a product has \(knownFields.sorted().joined(separator: ", "))"))
+        }
+        if let bodySKU = object["sku"], (bodySKU as? String) != sku {
+            errors.append(("sku", "the body's sku must equal the SKU in the path ('\(sku)') or be left out"))
+        }
+        var name = ""
+        switch object["name"] {
+        case let text as String: name = text
+        case nil: errors.append(("name", "required"))
+        default: errors.append(("name", "must be a string"))
+        }
+        var description: String?
+        switch object["description"] {
+        case nil, is NSNull: description = nil
+        case let text as String: description = text
+        default: errors.append(("description", "must be a string or null"))
+        }
+        var status = ProductStatus.active
+        switch object["status"] {
+        case nil: break
+        case let text as String:
+            if let parsed = ProductStatus(rawValue: text) { status = parsed } else {
+                errors.append(("status", "must be active or inactive, not '\(text)'"))
+            }
+        default: errors.append(("status", "must be a string: active or inactive"))
+        }
+        var attributes: [String: String] = [:]
+        switch object["attributes"] {
+        case nil, is NSNull: break
+        case let dictionary as [String: Any]:
+            for (key, value) in dictionary {
+                if let text = value as? String { attributes[key] = text } else {
+                    errors.append(("attributes.\(key)", "attribute values must be strings"))
+                }
+            }
+        default: errors.append(("attributes", "must be an object of string values"))
+        }
+        guard errors.isEmpty else { return .failure(.invalid(errors)) }
+        let product = Product(
+            sku: sku, name: name, description: description, status: status, attributes: attributes,
+            createdAt: nil, updatedAt: nil)
+        do {
+            return .success(try product.validated())
+        } catch {
+            return .failure(.invalid([(error.field, error.reason)]))
+        }
+    }
+}

@@ -1,0 +1,352 @@
+import Foundation
+import WharfAuth
+import WharfHTTP
+import WharfManifest
+import WharfModel
+import WharfPlugins
+import WharfStore
+
+/// Wharf's REST API v1: the route table, its handlers, the scope check and the OpenAPI document.
+public final class RESTAPI: Sendable {
+    /// Every route, in documentation order.
+    public let routes: [APIRoute]
+    /// The router built from `routes`.
+    public let router: Router
+    /// `/openapi.json`, rendered once.
+    public let openAPIDocument: [UInt8]
+    private let deployment: Deployment
+
+    /// The API of `deployment`.
+    public init(deployment: Deployment) {
+        self.deployment = deployment
+        let authenticator = Authenticator(store: deployment.store)
+        let documentHolder = DocumentHolder()
+        let routes = RESTAPI.makeRoutes(deployment: deployment, documentHolder: documentHolder)
+        self.routes = routes
+        self.openAPIDocument = OpenAPIDocument.render(routes: routes)
+        documentHolder.document = openAPIDocument
+        var router = Router()
+        let logger = deployment.logger
+        for route in routes {
+            let scope = route.scope
+            let handler = route.handler
+            let operation = route.operationID
+            router.add(route.method, route.path) { request, parameters in
+                if let scope { try authenticator.authorize(request, scope: scope) }
+                do {
+                    return try handler(request, parameters)
+                } catch let problem as ProblemDetails {
+                    throw problem
+                } catch {
+                    // Internals (SQL, paths) go to the operator's log, not to the client.
+                    logger.log(.error, "request failed", fields: [("operation", operation), ("error", "\(error)")])
+                    throw Problems.internalError("the request could not be completed; the server log has the details (operation \(operation))")
+                }
+            }
+        }
+        self.router = router
+    }
+
+    /// Answers one request.
+    public func respond(to request: HTTPRequest) -> HTTPResponse {
+        router.respond(to: request)
+    }
+
+    // MARK: Not public
+
+    private static func makeRoutes(deployment: Deployment, documentHolder: DocumentHolder) -> [APIRoute] {
+        let store = deployment.store
+        let problems401403 = [APIResponse.problem(401, "Missing or invalid API key"), .problem(403, "The key lacks the scope")]
+        var routes: [APIRoute] = []
+
+        routes.append(APIRoute(
+            method: .GET, path: "/health", scope: nil, operationID: "getHealth",
+            summary: "Liveness: answers 200 while the server runs.", tag: "Operations", parameters: [],
+            requestSchema: nil, responses: [.ok("Health")]
+        ) { _, _ in
+            json { $0.beginObject(); $0.field("status", "ok"); $0.endObject() }
+        })
+
+        routes.append(APIRoute(
+            method: .GET, path: "/openapi.json", scope: Scope.metaRead, operationID: "getOpenAPI",
+            summary: "This API's OpenAPI 3.1 document.", tag: "Operations", parameters: [], requestSchema: nil,
+            responses: [.ok("OpenAPIDocument")] + problems401403
+        ) { _, _ in
+            HTTPResponse.json(200, documentHolder.document)
+        })
+
+        routes.append(APIRoute(
+            method: .GET, path: "/v1/products", scope: Scope.catalogRead, operationID: "listProducts",
+            summary: "Lists products in SKU order, a page at a time.", tag: "Catalog",
+            parameters: [
+                .query("limit", "Page size, 1 to 1000 (default 100).", type: "integer"),
+                .query("cursor", "The nextCursor of the previous page."),
+                .query("skuPrefix", "Only SKUs that start with this text."),
+                .query("status", "Only products with this status: active or inactive."),
+                .query("updatedSince", "Only products changed at or after this RFC 3339 time."),
+            ],
+            requestSchema: nil, responses: [.ok("ProductPage"), .problem(400, "A parameter is invalid")] + problems401403
+        ) { request, _ in
+            let limit = try limitParameter(request)
+            var query = Store.ProductQuery(limit: limit)
+            query.after = try cursorParameter(request)
+            query.skuPrefix = request.query("skuPrefix")
+            if let status = request.query("status") {
+                guard let parsed = ProductStatus(rawValue: status) else {
+                    throw Problems.badRequest("status must be active or inactive, not '\(status)'")
+                }
+                query.status = parsed
+            }
+            if let since = request.query("updatedSince") {
+                guard let parsed = Timestamp(rfc3339: since) else {
+                    throw Problems.badRequest("updatedSince must be an RFC 3339 time such as 2026-11-23T00:00:00Z, not '\(since)'")
+                }
+                query.updatedSince = parsed
+            }
+            let page = try store.products(query)
+            return json { writer in
+                writer.beginObject()
+                writer.key("items")
+                writer.beginArray()
+                for product in page.items { Encoding.product(product, prices: nil, into: &writer) }
+                writer.endArray()
+                writer.field("nextCursor", page.nextAfter.map(encodeCursor))
+                writer.endObject()
+            }
+        })
+
+        let skuParameter = APIParameter.path("sku", "The product's SKU.")
+        routes.append(APIRoute(
+            method: .GET, path: "/v1/products/{sku}", scope: Scope.catalogRead, operationID: "getProduct",
+            summary: "One product with its base prices.", tag: "Catalog", parameters: [skuParameter],
+            requestSchema: nil, responses: [.ok("Product"), .problem(404, "No such product")] + problems401403
+        ) { _, parameters in
+            let sku = parameters["sku"] ?? ""
+            guard let product = try store.product(sku: sku) else {
+                throw Problems.notFound("no product with SKU '\(sku)'")
+            }
+            let prices = try store.basePrices(sku: sku)
+            return json(capacity: 512) { Encoding.product(product, prices: prices, into: &$0) }
+        })
+
+        routes.append(APIRoute(
+            method: .PUT, path: "/v1/products/{sku}", scope: Scope.catalogWrite, operationID: "putProduct",
+            summary: "Creates or replaces a product (its prices and stock are not touched).", tag: "Catalog",
+            parameters: [skuParameter], requestSchema: "ProductInput",
+            responses: [
+                .ok("Product", "Updated or unchanged"), APIResponse(status: 201, description: "Created", schema: "Product"),
+                .problem(400, "The body is not a JSON object"), .problem(415, "The body is not JSON"),
+                APIResponse(status: 422, description: "Fields are invalid", schema: "ValidationProblem"),
+            ] + problems401403
+        ) { request, parameters in
+            let sku = parameters["sku"] ?? ""
+            let input: Product
+            switch ProductInput.parse(request, sku: sku) {
+            case .success(let product): input = product
+            case .failure(.problem(let problem)): throw problem
+            case .failure(.invalid(let errors)): return Problems.validationFailed(errors)
+            }
+            let (outcome, stored) = try store.putProduct(input)
+            let prices = try store.basePrices(sku: sku)
+            var response = json { Encoding.product(stored, prices: prices, into: &$0) }
+            if outcome == .inserted { response.status = 201 }
+            return response
+        })
+
+        routes.append(APIRoute(
+            method: .DELETE, path: "/v1/products/{sku}", scope: Scope.catalogWrite, operationID: "deleteProduct",
+            summary: "Deletes a product with its base prices and stock.", tag: "Catalog", parameters: [skuParameter],
+            requestSchema: nil,
+            responses: [APIResponse(status: 204, description: "Deleted", schema: nil), .problem(404, "No such product")]
+                + problems401403
+        ) { _, parameters in
+            let sku = parameters["sku"] ?? ""
+            guard try store.deleteProduct(sku: sku) else { throw Problems.notFound("no product with SKU '\(sku)'") }
+            return HTTPResponse(status: 204)
+        })
+
+        routes.append(APIRoute(
+            method: .GET, path: "/v1/inventory/{sku}", scope: Scope.inventoryRead, operationID: "getInventory",
+            summary: "Stock of a SKU per source, and the total.", tag: "Inventory", parameters: [skuParameter],
+            requestSchema: nil, responses: [.ok("Inventory"), .problem(404, "No product or stock for the SKU")] + problems401403
+        ) { _, parameters in
+            let sku = parameters["sku"] ?? ""
+            guard let summary = try store.inventory(sku: sku) else {
+                throw Problems.notFound("no product and no stock for SKU '\(sku)'")
+            }
+            return json { Encoding.inventory(summary, into: &$0) }
+        })
+
+        routes.append(APIRoute(
+            method: .GET, path: "/v1/connectors", scope: Scope.connectorsRead, operationID: "listConnectors",
+            summary: "The deployment's connectors, their plugins and their last run.", tag: "Operations",
+            parameters: [], requestSchema: nil, responses: [.ok("ConnectorList")] + problems401403
+        ) { _, _ in
+            let installed = Dictionary(
+                deployment.plugins.list(host: HostServices.table).plugins.map { ($0.id, $0) },
+                uniquingKeysWith: { first, _ in first })
+            var lastRuns: [String: Run] = [:]
+            for connector in deployment.manifest.connectors {
+                lastRuns[connector.name] = try store.runs(connector: connector.name, limit: 1, beforeID: nil).first
+            }
+            return json { writer in
+                writer.beginObject()
+                writer.key("items")
+                writer.beginArray()
+                for connector in deployment.manifest.connectors {
+                    writer.beginObject()
+                    writer.field("name", connector.name)
+                    writer.field("plugin", connector.plugin)
+                    writer.field("enabled", connector.enabled)
+                    writer.field("schedule", connector.schedule)
+                    writer.field("pluginInstalled", installed[connector.plugin] != nil)
+                    writer.field("pluginVersion", installed[connector.plugin]?.version)
+                    writer.key("lastRun")
+                    if let run = lastRuns[connector.name] { Encoding.run(run, into: &writer) } else { writer.null() }
+                    writer.endObject()
+                }
+                writer.endArray()
+                writer.endObject()
+            }
+        })
+
+        routes.append(APIRoute(
+            method: .GET, path: "/v1/runs", scope: Scope.runsRead, operationID: "listRuns",
+            summary: "Runs, newest first, a page at a time.", tag: "Operations",
+            parameters: [
+                .query("connector", "Only runs of this connector."),
+                .query("limit", "Page size, 1 to 1000 (default 100).", type: "integer"),
+                .query("cursor", "The nextCursor of the previous page."),
+            ],
+            requestSchema: nil, responses: [.ok("RunPage"), .problem(400, "A parameter is invalid")] + problems401403
+        ) { request, _ in
+            let limit = try limitParameter(request)
+            let before = try cursorParameter(request).map { try idFromCursor($0) }
+            let runs = try store.runs(connector: request.query("connector"), limit: limit + 1, beforeID: before)
+            let page = Array(runs.prefix(limit))
+            return json { writer in
+                writer.beginObject()
+                writer.key("items")
+                writer.beginArray()
+                for run in page { Encoding.run(run, into: &writer) }
+                writer.endArray()
+                writer.field("nextCursor", runs.count > limit ? page.last.map { encodeCursor(String($0.id)) } : nil)
+                writer.endObject()
+            }
+        })
+
+        let runIDParameter = APIParameter.path("id", "The run's id.", type: "integer")
+        routes.append(APIRoute(
+            method: .GET, path: "/v1/runs/{id}", scope: Scope.runsRead, operationID: "getRun",
+            summary: "One run with its counts.", tag: "Operations", parameters: [runIDParameter], requestSchema: nil,
+            responses: [.ok("Run"), .problem(404, "No such run")] + problems401403
+        ) { _, parameters in
+            let id = try runIDParameterValue(parameters)
+            guard let run = try store.run(id: id) else { throw Problems.notFound("no run with id \(id)") }
+            return json { Encoding.run(run, into: &$0) }
+        })
+
+        routes.append(APIRoute(
+            method: .GET, path: "/v1/runs/{id}/rejects", scope: Scope.runsRead, operationID: "listRunRejects",
+            summary: "Records a run rejected, with location, field and reason.", tag: "Operations",
+            parameters: [
+                runIDParameter, .query("limit", "Page size, 1 to 1000 (default 100).", type: "integer"),
+                .query("cursor", "The nextCursor of the previous page."),
+            ],
+            requestSchema: nil, responses: [.ok("RejectPage"), .problem(404, "No such run")] + problems401403
+        ) { request, parameters in
+            let id = try runIDParameterValue(parameters)
+            guard try store.run(id: id) != nil else { throw Problems.notFound("no run with id \(id)") }
+            let limit = try limitParameter(request)
+            let after = try cursorParameter(request).map { try idFromCursor($0) }
+            let rejects = try store.rejects(runID: id, limit: limit + 1, afterID: after)
+            let page = Array(rejects.prefix(limit))
+            return json { writer in
+                writer.beginObject()
+                writer.key("items")
+                writer.beginArray()
+                for reject in page { Encoding.reject(reject, into: &writer) }
+                writer.endArray()
+                writer.field("nextCursor", rejects.count > limit ? page.last.map { encodeCursor(String($0.id)) } : nil)
+                writer.endObject()
+            }
+        })
+
+        routes.append(APIRoute(
+            method: .GET, path: "/v1/plugins", scope: Scope.pluginsRead, operationID: "listPlugins",
+            summary: "Installed plugins, and files in the plugin folder that are not valid plugins.", tag: "Operations",
+            parameters: [], requestSchema: nil, responses: [.ok("PluginList")] + problems401403
+        ) { _, _ in
+            let listing = deployment.plugins.list(host: HostServices.table)
+            return json { writer in
+                writer.beginObject()
+                writer.key("items")
+                writer.beginArray()
+                for plugin in listing.plugins { Encoding.plugin(plugin, into: &writer) }
+                writer.endArray()
+                writer.key("problems")
+                writer.beginArray()
+                for problem in listing.problems {
+                    writer.beginObject()
+                    writer.field("path", problem.path)
+                    writer.field("message", problem.message)
+                    writer.endObject()
+                }
+                writer.endArray()
+                writer.endObject()
+            }
+        })
+
+        return routes
+    }
+}
+
+// MARK: Not public
+
+/// Holds the rendered OpenAPI document for the route that serves it (the route is part of the document).
+private final class DocumentHolder: @unchecked Sendable {
+    // Written once while the routes are built, before the server starts; read-only afterwards.
+    var document: [UInt8] = []
+}
+
+/// A 200 JSON response written by `body`.
+private func json(capacity: Int = 256, _ body: (inout JSONWriter) -> Void) -> HTTPResponse {
+    var writer = JSONWriter(capacity: capacity)
+    body(&writer)
+    return HTTPResponse.json(200, writer.bytes)
+}
+
+private func limitParameter(_ request: HTTPRequest) throws(ProblemDetails) -> Int {
+    guard let text = request.query("limit") else { return 100 }
+    guard let value = Int(text), (1...1000).contains(value) else {
+        throw Problems.badRequest("limit must be a whole number from 1 to 1000, not '\(text)'")
+    }
+    return value
+}
+
+/// Cursors are opaque to clients (base64url of the last key), so their form can change without breaking anyone.
+private func encodeCursor(_ key: String) -> String {
+    Data(key.utf8).base64EncodedString().replacingOccurrences(of: "+", with: "-")
+        .replacingOccurrences(of: "/", with: "_").replacingOccurrences(of: "=", with: "")
+}
+
+private func cursorParameter(_ request: HTTPRequest) throws(ProblemDetails) -> String? {
+    guard let text = request.query("cursor") else { return nil }
+    var base64 = text.replacingOccurrences(of: "-", with: "+").replacingOccurrences(of: "_", with: "/")
+    while base64.count % 4 != 0 { base64 += "=" }
+    guard let data = Data(base64Encoded: base64), let key = String(data: data, encoding: .utf8), !key.isEmpty else {
+        throw Problems.badRequest("cursor '\(text)' is not a cursor this API gave out; pass nextCursor from the previous page")
+    }
+    return key
+}
+
+private func idFromCursor(_ key: String) throws(ProblemDetails) -> Int64 {
+    guard let id = Int64(key) else { throw Problems.badRequest("the cursor does not belong to this list") }
+    return id
+}
+
+private func runIDParameterValue(_ parameters: RouteParameters) throws(ProblemDetails) -> Int64 {
+    let text = parameters["id"] ?? ""
+    guard let id = Int64(text), id > 0 else { throw Problems.notFound("no run with id '\(text)' (run ids are positive integers)") }
+    return id
+}

@@ -1,0 +1,26 @@
+import Foundation
+import WharfManifest
+import WharfPlugins
+import WharfStore
+
+/// One running deployment: its manifest, its open store, its plugin folder and its logger.
+public final class Deployment: Sendable {
+    /// The manifest it was made from.
+    public let manifest: Manifest
+    /// The commerce store (the manifest's database).
+    public let store: Store
+    /// The plugin folder.
+    public let plugins: PluginFolder
+    /// Where log lines go.
+    public let logger: Logger
+
+    /// Opens the deployment described by `manifest`: creates or upgrades its database.
+    public init(manifest: Manifest, logger: Logger? = nil) throws {
+        self.manifest = manifest
+        self.logger = logger ?? Logger(
+            level: LogLevel(name: manifest.log.level.rawValue) ?? .info,
+            format: LogFormat(rawValue: manifest.log.format.rawValue) ?? .logfmt)
+        self.store = try Store(path: manifest.database)
+        self.plugins = PluginFolder(path: manifest.pluginFolder)
+    }
+}

@@ -1,0 +1,51 @@
+import Foundation
+import WharfHTTP
+import WharfManifest
+
+/// The deployment's REST API on its HTTP server, configured from the manifest's `listen` and `server` settings.
+public final class WharfServer: Sendable {
+    /// The REST API the server answers with.
+    public let api: RESTAPI
+    private let http: HTTPServer
+    private let deployment: Deployment
+
+    /// A server for `deployment`; `port` overrides the manifest's port (0 picks a free one, for tests).
+    public init(deployment: Deployment, port: Int? = nil) {
+        self.deployment = deployment
+        let api = RESTAPI(deployment: deployment)
+        self.api = api
+        let manifest = deployment.manifest
+        var configuration = HTTPServerConfiguration(host: manifest.listen.host, port: port ?? manifest.listen.port)
+        let settings = manifest.server
+        configuration.maxConnections = settings.maxConnections
+        configuration.maxBodyBytes = settings.maxBodyBytes
+        configuration.headerTimeout = settings.headerTimeout
+        configuration.idleTimeout = settings.idleTimeout
+        http = HTTPServer(configuration: configuration) { request in api.respond(to: request) }
+        let logger = deployment.logger
+        if logger.level <= .debug {
+            http.onRequestCompleted = { request, response, duration in
+                logger.log(.debug, "request", fields: [
+                    ("method", request.method.rawValue), ("path", request.path), ("status", String(response.status)),
+                    ("ms", String(format: "%.3f", Double(duration.components.attoseconds) / 1e15 + Double(duration.components.seconds) * 1000)),
+                ])
+            }
+        }
+    }
+
+    /// Starts listening; throws when the address cannot be used.
+    public func start() throws {
+        try http.start()
+        deployment.logger.log(.info, "serving", fields: [
+            ("address", "\(deployment.manifest.listen.host):\(http.localPort)"), ("manifest", deployment.manifest.filePath),
+        ])
+    }
+
+    /// The port the server listens on.
+    public var port: Int { http.localPort }
+
+    /// Stops accepting, lets requests in flight finish, and closes.
+    public func shutdown() {
+        http.shutdown()
+    }
+}

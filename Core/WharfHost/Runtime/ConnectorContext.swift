@@ -1,0 +1,131 @@
+import Foundation
+import Synchronization
+import WharfABI
+import WharfManifest
+import WharfModel
+import WharfStore
+
+/// A flag a run's owner sets to ask the plugin to stop at its next batch boundary.
+public final class CancellationFlag: Sendable {
+    private let flag = Atomic<Bool>(false)
+
+    /// A flag that is not set.
+    public init() {}
+
+    /// Asks the run to stop.
+    public func cancel() { flag.store(true, ordering: .relaxed) }
+
+    /// Whether a stop was asked for.
+    public var isCancelled: Bool { flag.load(ordering: .relaxed) }
+}
+
+/// What a `wharf_context` was handed out for; it decides which host services the plugin may use with it.
+enum ContextPhase: String {
+    case create, ingest, export, call
+}
+
+/// The host side of one `wharf_context *`: the connector, the run, and everything a plugin call may touch.
+///
+/// One is made for each plugin call (`create`, `ingest`, `export_data`, `call`) and lives exactly as long as that
+/// call: the strings it hands to the plugin stay valid until then, as the ABI promises. Only `log` and
+/// `is_cancelled` may be used from other threads, and both touch only `Sendable` members.
+final class ConnectorContext: @unchecked Sendable {
+    let connector: ConnectorConfig
+    let phase: ContextPhase
+    let store: Store?
+    let runID: Int64?
+    let logger: Logger
+    let cancellation: CancellationFlag
+    let environment: [String: String]
+    /// The folder relative config paths are resolved against: the manifest's folder.
+    let baseDirectory: String
+
+    /// Counts of this call's records (ingest).
+    var counts = RunCounts()
+    /// The plugin's explanation of its failure (`set_error`).
+    var errorMessage: String?
+    /// The response body of a `call`.
+    var response: [UInt8]?
+    /// Rejects the plugin reported, written with the next batch (one transaction) or when the call ends.
+    var pendingRejects: [NewReject] = []
+    /// The cursor as stored, loaded on first use and kept current as batches commit.
+    private var cursor: String??
+    // C strings handed to the plugin; freed when the call ends.
+    private var kept: [UnsafeMutablePointer<CChar>] = []
+    private var keptByKey: [String: UnsafePointer<CChar>] = [:]
+
+    init(
+        connector: ConnectorConfig, phase: ContextPhase, store: Store?, runID: Int64?, logger: Logger,
+        cancellation: CancellationFlag, baseDirectory: String,
+        environment: [String: String] = ProcessInfo.processInfo.environment
+    ) {
+        self.baseDirectory = baseDirectory
+        self.connector = connector
+        self.phase = phase
+        self.store = store
+        self.runID = runID
+        self.logger = logger
+        self.cancellation = cancellation
+        self.environment = environment
+    }
+
+    deinit {
+        for pointer in kept { free(pointer) }
+    }
+
+    /// The opaque pointer handed to the plugin. Valid while `self` is alive (the caller keeps it alive).
+    var opaque: OpaquePointer { OpaquePointer(Unmanaged.passUnretained(self).toOpaque()) }
+
+    /// The context behind a pointer the plugin handed back.
+    static func from(_ pointer: OpaquePointer?) -> ConnectorContext? {
+        guard let pointer else { return nil }
+        return Unmanaged<ConnectorContext>.fromOpaque(UnsafeRawPointer(pointer)).takeUnretainedValue()
+    }
+
+    /// A C copy of `text` that lives until the call ends; the same `cacheKey` returns the same pointer.
+    func keep(_ text: String, cacheKey: String? = nil) -> UnsafePointer<CChar> {
+        if let cacheKey, let existing = keptByKey[cacheKey] { return existing }
+        let pointer = strdup(text)!
+        kept.append(pointer)
+        if let cacheKey { keptByKey[cacheKey] = UnsafePointer(pointer) }
+        return UnsafePointer(pointer)
+    }
+
+    /// Log fields that identify this connector and run.
+    var logFields: [(String, String)] {
+        var fields = [("connector", connector.name), ("plugin", connector.plugin)]
+        if let runID { fields.append(("run", String(runID))) }
+        return fields
+    }
+
+    /// The stored cursor (nil when none).
+    func currentCursor() throws -> String? {
+        if let cursor { return cursor }
+        let value = try store?.cursor(connector: connector.name)
+        cursor = .some(value)
+        return value
+    }
+
+    /// Validates and stores one batch the plugin emitted, with the plugin's pending rejects, in one transaction.
+    func apply(records: [ModelRecord], invalid: [NewReject], read: Int64, cursor newCursor: String?) throws -> Store.UpsertCounts {
+        guard let store else { throw StoreError(code: .misuse, message: "no store is open for this call") }
+        let rejects = pendingRejects + invalid
+        let result = try store.apply(
+            records, cursor: newCursor.map { (connector: connector.name, value: $0) }, rejects: rejects)
+        pendingRejects.removeAll()
+        counts.read += read
+        counts.inserted += result.inserted
+        counts.updated += result.updated
+        counts.unchanged += result.unchanged
+        counts.rejected += Int64(invalid.count)
+        if let newCursor { cursor = .some(newCursor) }
+        return result
+    }
+
+    /// Writes rejects that did not travel with a batch.
+    func flushRejects() throws {
+        guard !pendingRejects.isEmpty, let store else { return }
+        try store.addRejects(pendingRejects)
+        pendingRejects.removeAll()
+    }
+}

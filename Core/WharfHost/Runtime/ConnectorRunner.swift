@@ -1,0 +1,150 @@
+import Foundation
+import WharfABI
+import WharfManifest
+import WharfModel
+import WharfPlugins
+import WharfStore
+
+/// Why a run could not even be started. (A run that starts and fails is recorded as a failed run instead.)
+public struct RunnerError: Error, Sendable, CustomStringConvertible {
+    /// What went wrong, for a person.
+    public var message: String
+    /// The message.
+    public var description: String { message }
+}
+
+/// Runs one connector's plugin operation and records it as a run: start, counts, end, state and error.
+///
+/// Every run is recorded, including one whose plugin cannot be loaded or refuses its configuration, so an operator
+/// always finds the reason in `GET /v1/runs`.
+public struct ConnectorRunner: Sendable {
+    /// The deployment whose connectors are run.
+    public let deployment: Deployment
+
+    /// A runner for `deployment`.
+    public init(deployment: Deployment) {
+        self.deployment = deployment
+    }
+
+    /// Runs `ingest` for the connector called `name` on the calling thread, and returns the finished run.
+    public func ingest(
+        connector name: String, trigger: RunTrigger, cancellation: CancellationFlag = CancellationFlag()
+    ) throws -> Run {
+        guard let connector = deployment.manifest.connector(named: name) else {
+            let known = deployment.manifest.connectors.map(\.name)
+            throw RunnerError(message: "no connector named '\(name)' in \(deployment.manifest.filePath)"
+                + (known.isEmpty ? " (it has none)" : "; it has: \(known.joined(separator: ", "))"))
+        }
+        guard connector.enabled else {
+            throw RunnerError(message: "connector '\(name)' is disabled in \(deployment.manifest.filePath) (connectors[\(connector.index)].enabled); set it to true to run it")
+        }
+        let store = deployment.store
+        let logger = deployment.logger
+        let run = try store.beginRun(connector: name, pluginID: connector.plugin, trigger: trigger)
+        let fields = [("connector", name), ("plugin", connector.plugin), ("run", String(run.id))]
+        logger.log(.info, "run started", fields: fields + [("trigger", trigger.rawValue)])
+
+        var counts = RunCounts()
+        let outcome: (RunState, String?)
+        do {
+            counts = try perform(connector: connector, runID: run.id, cancellation: cancellation)
+            outcome = (.succeeded, nil)
+        } catch {
+            let failure = error
+            counts = failure.counts
+            outcome = (failure.cancelled ? .cancelled : .failed, failure.message)
+        }
+        try store.finishRun(id: run.id, state: outcome.0, counts: counts, error: outcome.1)
+        var endFields = fields + [
+            ("state", outcome.0.rawValue), ("read", String(counts.read)), ("inserted", String(counts.inserted)),
+            ("updated", String(counts.updated)), ("unchanged", String(counts.unchanged)),
+            ("rejected", String(counts.rejected)),
+        ]
+        if let error = outcome.1 { endFields.append(("error", error)) }
+        logger.log(outcome.0 == .succeeded ? .info : .error, "run finished", fields: endFields)
+        return try store.run(id: run.id) ?? run
+    }
+
+    // MARK: Not public
+
+    /// A run that started and failed, with what it had done.
+    struct RunFailure: Error {
+        var message: String
+        var counts: RunCounts
+        var cancelled = false
+    }
+
+    private func perform(connector: ConnectorConfig, runID: Int64, cancellation: CancellationFlag) throws(RunFailure) -> RunCounts {
+        let plugin = try loadPlugin(connector)
+        guard plugin.info.capabilities.contains(.ingest), let ingest = plugin.descriptor.pointee.ingest else {
+            throw RunFailure(message: "plugin '\(plugin.info.id)' cannot ingest (capabilities: \(plugin.info.capabilities.names.joined(separator: ", ")))", counts: RunCounts())
+        }
+        let instance = try createInstance(plugin, connector: connector, cancellation: cancellation)
+        defer { plugin.descriptor.pointee.destroy?(instance) }
+
+        let context = ConnectorContext(
+            connector: connector, phase: .ingest, store: deployment.store, runID: runID, logger: deployment.logger,
+            cancellation: cancellation, baseDirectory: deployment.manifest.directory)
+        let status = withExtendedLifetime(context) { ingest(instance, context.opaque) }
+        do {
+            try context.flushRejects()
+        } catch {
+            throw RunFailure(message: "could not store the plugin's rejects: \(error)", counts: context.counts)
+        }
+        if status == WHARF_OK { return context.counts }
+        if status == WHARF_ERR_CANCELLED || cancellation.isCancelled {
+            throw RunFailure(message: "cancelled; batches committed before the cancel are kept", counts: context.counts, cancelled: true)
+        }
+        throw RunFailure(message: Self.explain(status, context.errorMessage), counts: context.counts)
+    }
+
+    private func loadPlugin(_ connector: ConnectorConfig) throws(RunFailure) -> LoadedPlugin {
+        guard let path = deployment.plugins.path(forID: connector.plugin) else {
+            throw RunFailure(
+                message: "plugin '\(connector.plugin)' is not installed in \(deployment.plugins.path); install it with `wharf plugins install PATH.so`",
+                counts: RunCounts())
+        }
+        do {
+            return try PluginLoader.load(path: path, host: HostServices.table)
+        } catch {
+            throw RunFailure(message: error.description, counts: RunCounts())
+        }
+    }
+
+    private func createInstance(
+        _ plugin: LoadedPlugin, connector: ConnectorConfig, cancellation: CancellationFlag
+    ) throws(RunFailure) -> UnsafeMutableRawPointer? {
+        guard let create = plugin.descriptor.pointee.create else {
+            throw RunFailure(message: "plugin '\(plugin.info.id)' has no create function", counts: RunCounts())
+        }
+        let context = ConnectorContext(
+            connector: connector, phase: .create, store: deployment.store, runID: nil, logger: deployment.logger,
+            cancellation: cancellation, baseDirectory: deployment.manifest.directory)
+        var instance: UnsafeMutableRawPointer?
+        let status = withExtendedLifetime(context) { create(HostServices.table, context.opaque, &instance) }
+        guard status == WHARF_OK else {
+            throw RunFailure(
+                message: "connector '\(connector.name)' configuration refused by plugin '\(plugin.info.id)': "
+                    + Self.explain(status, context.errorMessage),
+                counts: RunCounts())
+        }
+        return instance
+    }
+
+    /// A status code and the plugin's message as one sentence.
+    static func explain(_ status: wharf_status, _ message: String?) -> String {
+        let name: String =
+            switch status {
+            case WHARF_ERR_INVALID: "invalid"
+            case WHARF_ERR_IO: "I/O error"
+            case WHARF_ERR_CANCELLED: "cancelled"
+            case WHARF_ERR_UNSUPPORTED: "unsupported"
+            case WHARF_ERR_REMOTE: "remote system error"
+            case WHARF_ERR_TIMEOUT: "timeout"
+            case WHARF_ERR_STATE: "call in the wrong state"
+            default: "internal error (status \(status))"
+            }
+        guard let message, !message.isEmpty else { return "\(name) (the plugin gave no message)" }
+        return "\(name): \(message)"
+    }
+}

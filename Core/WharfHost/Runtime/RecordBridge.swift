@@ -1,0 +1,115 @@
+import Foundation
+import WharfABI
+import WharfModel
+
+/// Reads `wharf_record`s a plugin handed over into model values.
+enum RecordReader {
+    /// The smallest record a plugin may hand over: ABI 1.0's layout.
+    static let minimumRecordSize = MemoryLayout<wharf_record>.size
+
+    /// The record at `address`, written by a plugin whose `wharf_record` is `size` bytes. Members past `size` read
+    /// as absent (zero), so a record from an older minor is never read past its end.
+    static func record(at address: UnsafeRawPointer, size: Int) -> wharf_record {
+        if size >= MemoryLayout<wharf_record>.size {
+            return address.loadUnaligned(as: wharf_record.self)
+        }
+        var record = wharf_record()
+        withUnsafeMutableBytes(of: &record) { $0.copyMemory(from: UnsafeRawBufferPointer(start: address, count: size)) }
+        return record
+    }
+
+    /// The record as a model value, or the reason it is not one.
+    static func decode(_ record: wharf_record) -> Result<ModelRecord, FieldError> {
+        guard let entityPointer = record.entity else {
+            return .failure(FieldError(field: nil, reason: "the record has no entity name"))
+        }
+        let entity = String(cString: entityPointer)
+        var fields: [(name: String, value: String?)] = []
+        fields.reserveCapacity(Int(record.field_count))
+        if record.field_count > 0 {
+            guard let pointer = record.fields else {
+                return .failure(FieldError(field: nil, reason: "the record says it has \(record.field_count) fields but gives none"))
+            }
+            for index in 0..<Int(record.field_count) {
+                let field = pointer[index]
+                guard let namePointer = field.name else {
+                    return .failure(FieldError(field: nil, reason: "field \(index + 1) has no name"))
+                }
+                let name = String(cString: namePointer)
+                guard let valuePointer = field.value else {
+                    fields.append((name, nil))
+                    continue
+                }
+                let bytes = UnsafeRawBufferPointer(start: valuePointer, count: field.value_len)
+                guard let value = String(validating: bytes, as: UTF8.self) else {
+                    return .failure(FieldError(field: name, reason: "the value is not valid UTF-8"))
+                }
+                fields.append((name, value))
+            }
+        }
+        return RecordCodec.decode(entity: entity, fields: fields)
+    }
+
+    /// The reject stored for a record that failed validation.
+    static func reject(for record: wharf_record, error: FieldError, context: ConnectorContext) -> NewReject {
+        NewReject(
+            runID: context.runID ?? 0, connector: context.connector.name, location: location(record.location),
+            entity: record.entity.map { String(cString: $0) }, field: error.field, reason: error.reason,
+            raw: text(record.raw, record.raw_len))
+    }
+
+    /// A location as the model has it (zero members become nil).
+    static func location(_ location: wharf_location) -> RecordLocation {
+        guard location.struct_size >= UInt32(MemoryLayout<wharf_location>.size) else {
+            return RecordLocation(source: nil, line: nil, column: nil, recordNumber: nil)
+        }
+        func number(_ value: UInt64) -> Int64? { value == 0 ? nil : Int64(clamping: value) }
+        return RecordLocation(
+            source: location.source.map { String(cString: $0) }, line: number(location.line),
+            column: number(location.column), recordNumber: number(location.record_number))
+    }
+
+    /// Text of a raw excerpt, at most 1 KiB (invalid UTF-8 is replaced: an excerpt is for people, not for data).
+    static func text(_ pointer: UnsafePointer<CChar>?, _ length: Int) -> String? {
+        guard let pointer, length > 0 else { return nil }
+        return String(decoding: UnsafeRawBufferPointer(start: pointer, count: min(length, 1024)), as: UTF8.self)
+    }
+}
+
+/// Turns model values into C `wharf_record`s for `read_records`, valid only during one callback.
+enum RecordWriter {
+    /// Calls `body` with C records for `records`; every pointer is freed when `body` returns.
+    static func withCRecords(
+        _ records: [ModelRecord], entity: String, _ body: (UnsafePointer<wharf_record>, Int) -> wharf_status
+    ) -> wharf_status {
+        var strings: [UnsafeMutablePointer<CChar>] = []
+        defer { for pointer in strings { free(pointer) } }
+        func c(_ text: String) -> UnsafeMutablePointer<CChar> {
+            let pointer = strdup(text)!
+            strings.append(pointer)
+            return pointer
+        }
+        let entityPointer = c(entity)
+        let encoded = records.map { RecordCodec.encode($0) }
+        let fieldArrays = encoded.map { fields in
+            let array = UnsafeMutablePointer<wharf_field>.allocate(capacity: max(fields.count, 1))
+            for (index, field) in fields.enumerated() {
+                let value = c(field.value)
+                array[index] = wharf_field(name: c(field.name), value: value, value_len: field.value.utf8.count)
+            }
+            return array
+        }
+        defer { for array in fieldArrays { array.deallocate() } }
+        let cRecords = UnsafeMutablePointer<wharf_record>.allocate(capacity: max(records.count, 1))
+        defer { cRecords.deallocate() }
+        for index in records.indices {
+            var record = wharf_record()
+            record.struct_size = UInt32(MemoryLayout<wharf_record>.size)
+            record.field_count = UInt32(encoded[index].count)
+            record.entity = UnsafePointer(entityPointer)
+            record.fields = UnsafePointer(fieldArrays[index])
+            cRecords.advanced(by: index).initialize(to: record)
+        }
+        return body(UnsafePointer(cRecords), records.count)
+    }
+}
