@@ -1,2 +1,0 @@
-import XCTest
-final class WharfAuthTestsPlaceholder: XCTestCase { func testPlaceholder() { XCTAssertTrue(true) } }

@@ -1,2 +1,0 @@
-import XCTest
-final class WharfManifestTestsPlaceholder: XCTestCase { func testPlaceholder() { XCTAssertTrue(true) } }
