@@ -1,2 +1,0 @@
-import XCTest
-final class WharfHTTPTestsPlaceholder: XCTestCase { func testPlaceholder() { XCTAssertTrue(true) } }
