@@ -456,7 +456,8 @@ typedef struct wharf_plugin_descriptor {
  * valid for the life of the process). The plugin returns its static descriptor, or NULL if it cannot work with this
  * host (for instance a major version it does not support); the host then refuses the plugin and says so.
  * The function must not do any other work: no I/O, no threads, no allocation that must be freed.
- * Called once per process, on the host's main thread, before anything else in the plugin.
+ * Called once per process, before any other function of the plugin, on one host thread (the host serializes
+ * plugin loading, so no two entries run at once).
  */
 typedef const wharf_plugin_descriptor *(*wharf_plugin_entry_fn)(uint32_t host_abi_major, uint32_t host_abi_minor,
                                                                  const wharf_host_api *host);

@@ -1,2 +1,0 @@
-import XCTest
-final class WharfPluginKitTestsPlaceholder: XCTestCase { func testPlaceholder() { XCTAssertTrue(true) } }

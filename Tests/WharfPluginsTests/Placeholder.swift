@@ -1,2 +1,0 @@
-import XCTest
-final class WharfPluginsTestsPlaceholder: XCTestCase { func testPlaceholder() { XCTAssertTrue(true) } }
