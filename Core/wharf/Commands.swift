@@ -211,9 +211,9 @@ let keysCommand = Command(
         try arguments.none()
         guard let name = arguments.options["--name"], !name.isEmpty else { throw UsageError(message: "--name is required") }
         guard let scopeText = arguments.options["--scopes"] else { throw UsageError(message: "--scopes is required") }
-        let scopes = scopeText.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }
+        let scopes: [String]
         do {
-            _ = try Scope.validate(scopes)
+            scopes = try Scope.parse(list: scopeText).map(\.rawValue)
         } catch {
             throw UsageError(message: "\(error)")
         }

@@ -1,2 +1,0 @@
-import XCTest
-final class WharfEndToEndTestsPlaceholder: XCTestCase { func testPlaceholder() { XCTAssertTrue(true) } }

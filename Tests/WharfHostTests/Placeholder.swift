@@ -1,2 +1,0 @@
-import XCTest
-final class WharfHostTestsPlaceholder: XCTestCase { func testPlaceholder() { XCTAssertTrue(true) } }
