@@ -1,0 +1,169 @@
+import CSQLite
+
+// MARK: Not public
+
+/// One numbered schema change. Versions are 1, 2, 3 … with no gaps; a released migration is never edited, only
+/// followed by a new one. The database's version is SQLite's `user_version`, written in the same transaction as
+/// the change, so a crash leaves the database at the previous version with none of the change applied.
+struct Migration {
+    let version: Int64
+    let name: String
+    let sql: String
+}
+
+enum Migrations {
+    /// Marks a database as Wharf's (`PRAGMA application_id`, "WHRF"), so another application's SQLite file is
+    /// refused instead of being migrated.
+    static let applicationID: Int64 = 0x5748_5246
+
+    static var latestVersion: Int64 { all.last!.version }
+
+    static let all: [Migration] = [
+        Migration(
+            version: 1, name: "catalog, inventory, runs, rejects, cursors and API keys",
+            sql: """
+                CREATE TABLE sources (
+                    code        TEXT PRIMARY KEY NOT NULL,
+                    name        TEXT NOT NULL,
+                    enabled     INTEGER NOT NULL DEFAULT 1 CHECK (enabled IN (0, 1)),
+                    updated_at  INTEGER NOT NULL                      -- ms since epoch, UTC
+                ) WITHOUT ROWID;
+
+                -- A rowid table: descriptions make rows too wide for WITHOUT ROWID to pay off.
+                CREATE TABLE products (
+                    sku          TEXT PRIMARY KEY NOT NULL,
+                    name         TEXT NOT NULL,
+                    description  TEXT,
+                    status       TEXT NOT NULL CHECK (status IN ('active', 'inactive')),
+                    attributes   TEXT NOT NULL DEFAULT '{}',          -- flat JSON object, keys in byte order
+                    created_at   INTEGER NOT NULL,
+                    updated_at   INTEGER NOT NULL
+                );
+                CREATE INDEX products_by_updated_at ON products (updated_at, sku);
+
+                -- No foreign key to products: price and stock feeds arrive in any order.
+                CREATE TABLE base_prices (
+                    sku         TEXT NOT NULL,
+                    currency    TEXT NOT NULL CHECK (length(currency) = 3),
+                    amount      INTEGER NOT NULL CHECK (amount >= 0),  -- minor units of currency
+                    updated_at  INTEGER NOT NULL,
+                    PRIMARY KEY (sku, currency)
+                ) WITHOUT ROWID;
+                CREATE INDEX base_prices_by_updated_at ON base_prices (updated_at);
+
+                CREATE TABLE inventory_source_items (
+                    sku          TEXT NOT NULL,
+                    source_code  TEXT NOT NULL REFERENCES sources (code) ON UPDATE CASCADE,
+                    quantity     INTEGER NOT NULL CHECK (quantity >= 0),
+                    status       TEXT NOT NULL CHECK (status IN ('in_stock', 'out_of_stock')),
+                    updated_at   INTEGER NOT NULL,
+                    PRIMARY KEY (sku, source_code)
+                ) WITHOUT ROWID;
+                CREATE INDEX inventory_source_items_by_source ON inventory_source_items (source_code);
+                CREATE INDEX inventory_source_items_by_updated_at ON inventory_source_items (updated_at);
+
+                CREATE TABLE cursors (
+                    connector     TEXT PRIMARY KEY NOT NULL,
+                    cursor_value  TEXT NOT NULL,
+                    updated_at    INTEGER NOT NULL
+                ) WITHOUT ROWID;
+
+                -- AUTOINCREMENT: run ids are never reused, even after old runs are pruned.
+                CREATE TABLE runs (
+                    id               INTEGER PRIMARY KEY AUTOINCREMENT,
+                    connector        TEXT NOT NULL,
+                    plugin_id        TEXT NOT NULL,
+                    trigger_kind     TEXT NOT NULL,
+                    state            TEXT NOT NULL,
+                    started_at       INTEGER NOT NULL,
+                    finished_at      INTEGER,
+                    read_count       INTEGER NOT NULL DEFAULT 0,
+                    inserted_count   INTEGER NOT NULL DEFAULT 0,
+                    updated_count    INTEGER NOT NULL DEFAULT 0,
+                    unchanged_count  INTEGER NOT NULL DEFAULT 0,
+                    rejected_count   INTEGER NOT NULL DEFAULT 0,
+                    error            TEXT
+                );
+                CREATE INDEX runs_by_connector ON runs (connector, id);
+
+                CREATE TABLE rejects (
+                    id             INTEGER PRIMARY KEY,
+                    run_id         INTEGER NOT NULL REFERENCES runs (id) ON DELETE CASCADE,
+                    connector      TEXT NOT NULL,
+                    source         TEXT,
+                    line           INTEGER,
+                    column_number  INTEGER,
+                    record_number  INTEGER,
+                    entity         TEXT,
+                    field          TEXT,
+                    reason         TEXT NOT NULL,
+                    raw            TEXT,                              -- at most 1024 bytes
+                    created_at     INTEGER NOT NULL
+                );
+                CREATE INDEX rejects_by_run ON rejects (run_id, id);
+
+                CREATE TABLE api_keys (
+                    id           TEXT PRIMARY KEY NOT NULL,
+                    name         TEXT NOT NULL,
+                    scopes       TEXT NOT NULL,                       -- space-separated
+                    secret_hash  BLOB NOT NULL,                       -- SHA-256 of the whole key
+                    created_at   INTEGER NOT NULL,
+                    revoked_at   INTEGER
+                ) WITHOUT ROWID;
+                """),
+    ]
+
+    /// Brings the database on `db` (the writer) to the latest version, one transaction per migration. Refuses a
+    /// database from a newer Wharf and an SQLite file that belongs to another application.
+    static func migrate(_ db: Connection) throws(StoreError) {
+        let path = db.path
+        func fail(_ code: StoreError.Code, _ message: String, _ sqlite: SQLiteError? = nil) -> StoreError {
+            StoreError(code: code, message: message, sqliteCode: sqlite?.code)
+        }
+        let version: Int64
+        let appID: Int64
+        let tableCount: Int64
+        do {
+            version = try db.scalarInt("PRAGMA user_version")
+            appID = try db.scalarInt("PRAGMA application_id")
+            tableCount = try db.scalarInt("SELECT count(*) FROM sqlite_schema WHERE type = 'table'")
+        } catch {
+            throw fail(.cannotOpen, "cannot open database \(path): \(error.message)", error)
+        }
+        if appID != 0 && appID != applicationID || appID == 0 && version == 0 && tableCount > 0 {
+            throw fail(
+                .notWharfDatabase,
+                "database \(path) belongs to another application (it has tables but no Wharf schema); "
+                    + "point Wharf at a new or existing Wharf database file")
+        }
+        if version > latestVersion { throw newer(path, version) }
+        for migration in all where migration.version > version {
+            do {
+                try db.transaction {
+                    // Another process may have migrated between our read and our write lock.
+                    let now = try db.scalarInt("PRAGMA user_version")
+                    if now > latestVersion { throw newer(path, now) }
+                    if now >= migration.version { return }
+                    try db.execute(migration.sql)
+                    try db.execute("PRAGMA user_version = \(migration.version)")
+                    try db.execute("PRAGMA application_id = \(applicationID)")
+                }
+            } catch let error as StoreError {
+                throw error
+            } catch {
+                let e = error as? SQLiteError
+                throw fail(
+                    .migrationFailed,
+                    "migration \(migration.version) (\(migration.name)) failed for database \(path): "
+                        + "\(e?.message ?? "\(error)"); the database stays at version \(migration.version - 1)", e)
+            }
+        }
+    }
+
+    private static func newer(_ path: String, _ version: Int64) -> StoreError {
+        StoreError(
+            code: .newerSchema,
+            message: "database \(path) has schema version \(version), but this Wharf knows only up to version "
+                + "\(latestVersion); it was written by a newer Wharf: run that version, or use another database file")
+    }
+}

@@ -1,0 +1,144 @@
+import CSQLite
+import WharfModel
+
+extension Store {
+    /// Records the start of a run (state `running`, started now) and returns it with its new id.
+    public func beginRun(connector: String, pluginID: String, trigger: RunTrigger) throws(StoreError) -> Run {
+        let now = Timestamp.now()
+        return try write("start a run of connector '\(connector)'") { db in
+            let st = try db.statement(
+                """
+                INSERT INTO runs (connector, plugin_id, trigger_kind, state, started_at) VALUES (?1, ?2, ?3, ?4, ?5)
+                """)
+            st.bind(1, connector)
+            st.bind(2, pluginID)
+            st.bind(3, trigger.rawValue)
+            st.bind(4, RunState.running.rawValue)
+            st.bind(5, now.millisecondsSinceEpoch)
+            try st.run()
+            return Run(
+                id: db.lastInsertRowID, connector: connector, pluginID: pluginID, trigger: trigger, state: .running,
+                startedAt: now)
+        }
+    }
+
+    /// Records the end of run `id`: its final state, counts and error (for failed runs). Finishing a run that does
+    /// not exist fails with `.notFound`.
+    public func finishRun(id: Int64, state: RunState, counts: RunCounts, error: String?) throws(StoreError) {
+        let now = Timestamp.now().millisecondsSinceEpoch
+        let found = try write("finish run \(id)") { db in
+            let st = try db.statement(
+                """
+                UPDATE runs SET state = ?2, finished_at = ?3, read_count = ?4, inserted_count = ?5, updated_count = ?6,
+                    unchanged_count = ?7, rejected_count = ?8, error = ?9
+                WHERE id = ?1
+                """)
+            st.bind(1, id)
+            st.bind(2, state.rawValue)
+            st.bind(3, now)
+            st.bind(4, counts.read)
+            st.bind(5, counts.inserted)
+            st.bind(6, counts.updated)
+            st.bind(7, counts.unchanged)
+            st.bind(8, counts.rejected)
+            st.bind(9, error)
+            try st.run()
+            return db.changes > 0
+        }
+        if !found {
+            throw StoreError(code: .notFound, message: "cannot finish run \(id): database \(path) has no such run")
+        }
+    }
+
+    /// The run with `id`, or nil.
+    public func run(id: Int64) throws(StoreError) -> Run? {
+        try read("read run \(id)") { db in
+            let st = try db.statement("SELECT \(Store.runColumns) FROM runs WHERE id = ?1")
+            defer { st.reset() }
+            st.bind(1, id)
+            return try st.step() ? Store.run(from: st) : nil
+        }
+    }
+
+    /// Runs, newest first: of one connector or of all (`connector` nil), with ids below `beforeID` when given
+    /// (pass the last id of the previous page), at most `limit` (1...1000).
+    public func runs(connector: String?, limit: Int, beforeID: Int64?) throws(StoreError) -> [Run] {
+        guard (1...1000).contains(limit) else {
+            throw StoreError(code: .invalidArgument, message: "limit must be 1 to 1000, got \(limit)")
+        }
+        let sql = "SELECT \(Store.runColumns) FROM runs WHERE "
+            + (connector == nil ? "" : "connector = ?3 AND ") + "id < ?1 ORDER BY id DESC LIMIT ?2"
+        return try read("list runs") { db in
+            let st = try db.statement(sql)
+            defer { st.reset() }
+            st.bind(1, beforeID ?? Int64.max)
+            st.bind(2, Int64(limit))
+            if let connector { st.bind(3, connector) }
+            var runs: [Run] = []
+            while try st.step() { runs.append(Store.run(from: st)) }
+            return runs
+        }
+    }
+
+    /// Stores rejects in one transaction (raw excerpts cut to 1024 bytes). Each must name an existing run.
+    public func addRejects(_ rejects: [NewReject]) throws(StoreError) {
+        guard !rejects.isEmpty else { return }
+        let now = Timestamp.now().millisecondsSinceEpoch
+        try write("store \(rejects.count) rejects") { db in
+            try db.transaction {
+                for reject in rejects { try Store.insertReject(db, reject, now: now) }
+            }
+        }
+    }
+
+    /// The rejects of run `runID` in the order they were stored, with ids above `afterID` when given (pass the last
+    /// id of the previous page), at most `limit` (1...1000).
+    public func rejects(runID: Int64, limit: Int, afterID: Int64?) throws(StoreError) -> [Reject] {
+        guard (1...1000).contains(limit) else {
+            throw StoreError(code: .invalidArgument, message: "limit must be 1 to 1000, got \(limit)")
+        }
+        return try read("list the rejects of run \(runID)") { db in
+            let st = try db.statement(
+                """
+                SELECT id, run_id, connector, source, line, column_number, record_number, entity, field, reason, raw,
+                    created_at
+                FROM rejects WHERE run_id = ?1 AND id > ?2 ORDER BY id LIMIT ?3
+                """)
+            defer { st.reset() }
+            st.bind(1, runID)
+            st.bind(2, afterID ?? 0)
+            st.bind(3, Int64(limit))
+            var rejects: [Reject] = []
+            while try st.step() {
+                rejects.append(
+                    Reject(
+                        id: st.int64(0), runID: st.int64(1), connector: st.text(2),
+                        location: RecordLocation(
+                            source: st.optionalText(3), line: st.optionalInt64(4), column: st.optionalInt64(5),
+                            recordNumber: st.optionalInt64(6)),
+                        entity: st.optionalText(7), field: st.optionalText(8), reason: st.text(9), raw: st.optionalText(10),
+                        createdAt: Timestamp(millisecondsSinceEpoch: st.int64(11))))
+            }
+            return rejects
+        }
+    }
+
+    // MARK: Not public
+
+    static let runColumns = """
+        id, connector, plugin_id, trigger_kind, state, started_at, finished_at, read_count, inserted_count,
+        updated_count, unchanged_count, rejected_count, error
+        """
+
+    static func run(from st: Statement) -> Run {
+        Run(
+            id: st.int64(0), connector: st.text(1), pluginID: st.text(2),
+            trigger: RunTrigger(rawValue: st.text(3)) ?? .manual, state: RunState(rawValue: st.text(4)) ?? .failed,
+            startedAt: Timestamp(millisecondsSinceEpoch: st.int64(5)),
+            finishedAt: st.optionalInt64(6).map { Timestamp(millisecondsSinceEpoch: $0) },
+            counts: RunCounts(
+                read: st.int64(7), inserted: st.int64(8), updated: st.int64(9), unchanged: st.int64(10),
+                rejected: st.int64(11)),
+            error: st.optionalText(12))
+    }
+}

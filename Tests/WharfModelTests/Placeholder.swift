@@ -1,2 +1,0 @@
-import XCTest
-final class WharfModelTestsPlaceholder: XCTestCase { func testPlaceholder() { XCTAssertTrue(true) } }

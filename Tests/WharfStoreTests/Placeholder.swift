@@ -1,2 +1,0 @@
-import XCTest
-final class WharfStoreTestsPlaceholder: XCTestCase { func testPlaceholder() { XCTAssertTrue(true) } }
