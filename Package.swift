@@ -15,6 +15,7 @@ let package = Package(
         // Connector plugins: one shared library per external system, loaded by the host with dlopen.
         .library(name: "wharf-catalog-file", type: .dynamic, targets: ["CatalogFile"]),
         .library(name: "wharf-stock-csv", type: .dynamic, targets: ["StockCSV"]),
+        .library(name: "wharf-erp-xml", type: .dynamic, targets: ["ERPXMLFeed"]),
     ] + fixturePlugins.map { name in
         .library(name: "wharf-fixture-\(kebab(name))", type: .dynamic, targets: ["Fixture\(name)"])
     },
@@ -45,6 +46,7 @@ let package = Package(
         .target(name: "WharfPluginKit", dependencies: ["WharfABI"], path: "Plugins/WharfPluginKit"),
         .target(name: "CatalogFile", dependencies: ["WharfPluginKit", "WharfABI"], path: "Plugins/CatalogFile"),
         .target(name: "StockCSV", dependencies: ["WharfABI"], path: "Plugins/StockCSV"),
+        .target(name: "ERPXMLFeed", dependencies: ["WharfPluginKit", "WharfABI", "CLibXML2"], path: "Plugins/ERPXMLFeed"),
 
         // MARK: Tests
         .target(name: "WharfTestSupport", path: "Tests/WharfTestSupport"),
@@ -63,6 +65,12 @@ let package = Package(
         ),
         .testTarget(name: "WharfPluginKitTests", dependencies: ["WharfPluginKit", "WharfABI"]),
         .testTarget(name: "WharfEndToEndTests", dependencies: ["WharfTestSupport"]),
+        .testTarget(
+            name: "ERPXMLFeedTests",
+            dependencies: [
+                "WharfHost", "WharfStore", "WharfModel", "WharfManifest", "WharfPlugins", "WharfABI", "WharfTestSupport",
+            ]
+        ),
     ] + fixturePlugins.map { name in
         .target(name: "Fixture\(name)", dependencies: ["WharfABI"], path: "Tests/Fixtures/Plugins/\(name)")
     }

@@ -125,21 +125,36 @@ typedef enum wharf_log_level {
  *
  *   "product"
  *       sku          required  1..64 characters, no control characters, no "/"
- *       name         required  1..512 characters
+ *       name         required  1..512 characters (the default-language name)
  *       description  optional
  *       status       optional  "active" (default) or "inactive"
  *       attr.<name>  optional, repeatable: one product attribute each (e.g. "attr.color" = "red")
+ *       category     optional, repeatable: the code of a category the product is in
+ *       media        optional, repeatable: an image or document URL, in order
+ *       name.<lang>, description.<lang>
+ *                    optional: texts in a language (<lang> is a BCP 47 tag: "de", "en-GB")
+ *
+ *   "category" a node of the category tree (PIM)
+ *       code         required  1..128 characters, no control characters
+ *       name         required
+ *       parent       optional  the parent category's code (absent: a root)
+ *       position     optional  integer order among siblings
+ *       name.<lang>  optional  the name in a language
  *
  *   "price"    a base price
  *       sku          required
  *       currency     required  ISO 4217 code ("EUR")
  *       amount       required  decimal in major units with "." ("12.50"); more fraction digits than the currency
  *                              has minor units is an error, never a silent rounding
+ *       min_quantity optional  integer >= 1 (default 1): the price applies from this quantity on (a tier)
  *
  *   "stock"    an inventory source item: the quantity of a SKU at one source
  *       sku          required
  *       source       required  a source code; an unknown source is created with its code as name
- *       quantity     required  integer, may be written with a zero fraction ("10.000")
+ *       quantity     required  integer >= 0, may be written with a zero fraction ("10.000"). When the connector's
+ *                              manifest says `inventory: { mode: "delta", delta: "relative" }` it is a signed
+ *                              adjustment instead ("-3"). Whether a run is a full snapshot or a delta is the
+ *                              manifest's business, not the plugin's: the same records serve both.
  *       status       optional  "in_stock" / "out_of_stock" (default: in_stock when quantity > 0)
  *
  * Later minors add entities; a host that does not know an entity rejects those records with a clear reason.
