@@ -53,6 +53,27 @@ extension Store {
         }
     }
 
+    /// The product with `sku` and its base prices (ordered by currency) from one snapshot on one reader, or nil
+    /// when there is no such product: what `GET /v1/products/{sku}` serves, in one connection checkout.
+    public func productWithPrices(sku: String) throws(StoreError) -> (product: Product, prices: [BasePrice])? {
+        try read("read product '\(sku)'") { db in
+            try db.transaction(immediate: false) { () throws -> (product: Product, prices: [BasePrice])? in
+                let st = try db.statement("SELECT \(Store.productColumns) FROM products WHERE sku = ?1")
+                defer { st.reset() }
+                st.bind(1, sku)
+                guard try st.step() else { return nil }
+                let product = try Store.product(from: st)
+                let prices = try db.statement(
+                    "SELECT \(Store.priceColumns) FROM base_prices WHERE sku = ?1 ORDER BY currency")
+                defer { prices.reset() }
+                prices.bind(1, sku)
+                var list: [BasePrice] = []
+                while try prices.step() { list.append(try Store.price(from: prices)) }
+                return (product, list)
+            }
+        }
+    }
+
     /// A page of products ordered by SKU (keyset pagination: pass the page's `nextAfter` as the next `after`).
     public func products(_ query: ProductQuery) throws(StoreError) -> ProductPage {
         guard (1...1000).contains(query.limit) else {

@@ -176,6 +176,16 @@ final class CatalogTests: StoreTestCase {
         XCTAssertEqual(try store.basePrices(sku: "none"), [])
     }
 
+    func testProductWithPrices() throws {
+        _ = try store.apply([product("A", "Shirt"), price("A", 1250, usd), price("A", 999), price("ORPHAN", 5)], cursor: nil)
+        let detail = try XCTUnwrap(try store.productWithPrices(sku: "A"))
+        XCTAssertEqual(detail.product, try store.product(sku: "A"))
+        XCTAssertEqual(detail.prices, try store.basePrices(sku: "A"))
+        XCTAssertEqual(detail.prices.map(\.price.currency.code), ["EUR", "USD"])
+        XCTAssertNil(try store.productWithPrices(sku: "ORPHAN"))
+        XCTAssertNil(try store.productWithPrices(sku: "NONE"))
+    }
+
     func testInventoryTotals() throws {
         _ = try store.apply(
             [product("A"), stock("A", "w3", 5), stock("A", "w1", 10), stock("A", "w2", 7, .outOfStock),
