@@ -427,3 +427,37 @@ final class ManifestTests: XCTestCase {
         XCTAssertNil(closestMatch(to: "colour", in: ManifestChecker.topLevelKeys))
     }
 }
+
+/// The per-connector run policies: `onError` and `inventory`.
+final class ConnectorPolicyTests: XCTestCase {
+    func testPoliciesAreReadWithDefaults() throws {
+        let manifest = try Manifest.parse("""
+            { database: "x.sqlite", connectors: [
+              { name: "a", plugin: "p" },
+              { name: "b", plugin: "p", onError: "fail", inventory: { mode: "full", absent: "keep" } },
+              { name: "c", plugin: "p", inventory: { mode: "delta", delta: "relative" } },
+            ] }
+            """, filePath: "/tmp/m.json5")
+        XCTAssertEqual(manifest.connectors[0].onError, .reject)
+        XCTAssertEqual(manifest.connectors[0].inventory, InventoryPolicy(mode: .delta, absent: .zero, delta: .absolute))
+        XCTAssertEqual(manifest.connectors[1].onError, .fail)
+        XCTAssertEqual(manifest.connectors[1].inventory.mode, .full)
+        XCTAssertEqual(manifest.connectors[1].inventory.absent, .keep)
+        XCTAssertEqual(manifest.connectors[2].inventory.delta, .relative)
+    }
+
+    func testBadPoliciesAreReportedByPath() {
+        XCTAssertThrowsError(try Manifest.parse("""
+            { database: "x.sqlite", connectors: [
+              { name: "a", plugin: "p", onError: "ignore", inventory: { mode: "snapshot", extra: 1 } },
+              { name: "b", plugin: "p", inventory: { mode: "full", delta: "relative" } },
+            ] }
+            """, filePath: "/tmp/m.json5")) { error in
+            let text = "\(error)"
+            XCTAssertTrue(text.contains("connectors[0].onError"), text)
+            XCTAssertTrue(text.contains("connectors[0].inventory.mode"), text)
+            XCTAssertTrue(text.contains("connectors[0].inventory.extra"), text)
+            XCTAssertTrue(text.contains("connectors[1].inventory.delta"), "delta without mode delta: \(text)")
+        }
+    }
+}

@@ -122,10 +122,9 @@ public final class RESTAPI: Sendable {
             requestSchema: nil, responses: [.ok("Product"), .problem(404, "No such product")] + problems401403
         ) { _, parameters in
             let sku = parameters["sku"] ?? ""
-            guard let product = try store.product(sku: sku) else {
+            guard let (product, prices) = try store.productWithPrices(sku: sku) else {
                 throw Problems.notFound("no product with SKU '\(sku)'")
             }
-            let prices = try store.basePrices(sku: sku)
             return json(capacity: 512) { Encoding.product(product, prices: prices, into: &$0) }
         })
 

@@ -261,6 +261,52 @@ public struct ServerSettings: Sendable, Hashable {
     public static let idleTimeoutLimit: Double = 86_400
 }
 
+/// How a connector's stock records change inventory (`inventory` in the manifest).
+///
+/// A `full` run is a snapshot: it sets the quantity of every SKU it names at each source it names, and SKUs of those
+/// sources that it does not name are set to zero (`absent: "zero"`, the default) or left as they are
+/// (`absent: "keep"`). A `delta` run touches only what it names: quantities are new values (`delta: "absolute"`,
+/// the default) or signed adjustments (`delta: "relative"`). Neither ever touches reservations.
+public struct InventoryPolicy: Sendable, Hashable {
+    /// Snapshot or delta.
+    public enum Mode: String, Sendable, Hashable, CaseIterable {
+        /// Every run is a full snapshot of the sources it names.
+        case full
+        /// Every run changes only what it names.
+        case delta
+    }
+
+    /// What a full snapshot does to items of its sources that it does not name.
+    public enum Absent: String, Sendable, Hashable, CaseIterable {
+        /// Set them to quantity 0 (out of stock).
+        case zero
+        /// Leave them as they are.
+        case keep
+    }
+
+    /// What a quantity in a delta means.
+    public enum Delta: String, Sendable, Hashable, CaseIterable {
+        /// The new quantity.
+        case absolute
+        /// A signed adjustment to the current quantity.
+        case relative
+    }
+
+    /// Snapshot or delta. Default `delta`.
+    public var mode: Mode
+    /// For full snapshots. Default `zero`.
+    public var absent: Absent
+    /// For deltas. Default `absolute`.
+    public var delta: Delta
+
+    /// A policy; the defaults apply stock records as absolute values and leave everything else alone.
+    public init(mode: Mode = .delta, absent: Absent = .zero, delta: Delta = .absolute) {
+        self.mode = mode
+        self.absent = absent
+        self.delta = delta
+    }
+}
+
 /// One connector: a plugin, what it connects to (`config`) and how its fields map onto Wharf's model (`mapping`).
 public struct ConnectorConfig: Sendable, Hashable {
     /// Unique name, `[a-z][a-z0-9-]{0,63}` (`erp-stock`).
@@ -276,13 +322,26 @@ public struct ConnectorConfig: Sendable, Hashable {
     public var mapping: JSONValue
     /// A cron expression for scheduled runs, stored as written (its syntax is checked by the scheduler).
     public var schedule: String?
+    /// What a rejected record does to its run. Default `reject`.
+    public var onError: ErrorPolicy
+    /// How stock records of this connector's runs are applied. Default: a delta of absolute quantities.
+    public var inventory: InventoryPolicy
     /// Position in the manifest's `connectors` array, for messages (`connectors[2]`).
     public var index: Int
+
+    /// What one bad record does to a run.
+    public enum ErrorPolicy: String, Sendable, Hashable, CaseIterable {
+        /// The record is stored as a reject with its reason; the rest of the run lands.
+        case reject
+        /// Any reject rolls the whole run back: nothing of it is kept (rejects are still stored, to explain why).
+        case fail
+    }
 
     /// A connector. `config` and `mapping` should be objects.
     public init(
         name: String, plugin: String, enabled: Bool = true, config: JSONValue = .object([:]),
-        mapping: JSONValue = .object([:]), schedule: String? = nil, index: Int = 0
+        mapping: JSONValue = .object([:]), schedule: String? = nil, onError: ErrorPolicy = .reject,
+        inventory: InventoryPolicy = InventoryPolicy(), index: Int = 0
     ) {
         self.name = name
         self.plugin = plugin
@@ -290,6 +349,8 @@ public struct ConnectorConfig: Sendable, Hashable {
         self.config = config
         self.mapping = mapping
         self.schedule = schedule
+        self.onError = onError
+        self.inventory = inventory
         self.index = index
     }
 

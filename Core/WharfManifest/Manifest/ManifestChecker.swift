@@ -56,7 +56,8 @@ struct ManifestChecker {
     static let topLevelKeys = ["database", "listen", "pluginFolder", "log", "server", "connectors"]
     static let logKeys = ["format", "level"]
     static let serverKeys = ["maxConnections", "maxBodyBytes", "headerTimeoutSeconds", "idleTimeoutSeconds"]
-    static let connectorKeys = ["name", "plugin", "enabled", "schedule", "config", "mapping"]
+    static let connectorKeys = ["name", "plugin", "enabled", "schedule", "onError", "inventory", "config", "mapping"]
+    static let inventoryKeys = ["mode", "absent", "delta"]
 
     init(positions: [String: SourcePosition], directory: String) {
         self.positions = positions
@@ -157,15 +158,46 @@ struct ManifestChecker {
                 }
             }
             let schedule = string(entry, "schedule", path, expected: "a cron expression such as \"0 3 * * *\"")
+            var onError = ConnectorConfig.ErrorPolicy.reject
+            if let policy = choice(entry, "onError", path, ConnectorConfig.ErrorPolicy.allCases.map(\.rawValue)) {
+                onError = ConnectorConfig.ErrorPolicy(rawValue: policy)!
+            }
+            let inventory = checkInventory(entry, path)
             let config = object(entry, "config", path, expected: "an object of plugin settings such as { path: \"samples/stock.csv\" }")
             let mapping = object(entry, "mapping", path, expected: "an object mapping Wharf fields to source fields such as { sku: \"Item\" }")
             if let config { checkSecrets(in: .object(config), path + [.key("config")], connectorName: name) }
             connectors.append(
                 ConnectorConfig(
                     name: name ?? "", plugin: plugin ?? "", enabled: enabled, config: .object(config ?? [:]),
-                    mapping: .object(mapping ?? [:]), schedule: schedule, index: index))
+                    mapping: .object(mapping ?? [:]), schedule: schedule, onError: onError, inventory: inventory,
+                    index: index))
         }
         return connectors
+    }
+
+    private mutating func checkInventory(_ entry: JSONObject, _ connector: Path) -> InventoryPolicy {
+        var policy = InventoryPolicy()
+        let path = connector + [.key("inventory")]
+        guard let inventory = object(entry, "inventory", connector, expected: "an object such as { mode: \"full\", absent: \"zero\" }") else {
+            return policy
+        }
+        checkKeys(inventory, Self.inventoryKeys, path)
+        if let mode = choice(inventory, "mode", path, InventoryPolicy.Mode.allCases.map(\.rawValue)) {
+            policy.mode = InventoryPolicy.Mode(rawValue: mode)!
+        }
+        if let absent = choice(inventory, "absent", path, InventoryPolicy.Absent.allCases.map(\.rawValue)) {
+            policy.absent = InventoryPolicy.Absent(rawValue: absent)!
+            if policy.mode != .full {
+                report(.invalidValue, path + [.key("absent")], "only a full snapshot (mode: \"full\") has absent items; remove absent or set mode to \"full\"")
+            }
+        }
+        if let delta = choice(inventory, "delta", path, InventoryPolicy.Delta.allCases.map(\.rawValue)) {
+            policy.delta = InventoryPolicy.Delta(rawValue: delta)!
+            if policy.mode != .delta {
+                report(.invalidValue, path + [.key("delta")], "only a delta (mode: \"delta\") is absolute or relative; remove delta or set mode to \"delta\"")
+            }
+        }
+        return policy
     }
 
     /// Flags secrets written as literals and malformed `env:` references, anywhere inside `config`.
