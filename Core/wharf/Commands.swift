@@ -255,7 +255,8 @@ let manifestCommand = Command(
 
         Reads the manifest (FILE, or --manifest, or $WHARF_MANIFEST, or ./wharf.json5) and reports every problem
         with the file, the path inside it (connectors[1].plugin), what was expected and what was found. It also
-        checks that every connector's plugin is installed in the plugin folder. Exit code 0 when it is valid.
+        checks that every connector's plugin is installed in the plugin folder and lets each plugin check its
+        connector's config and mapping (connectors[1].mapping...). Exit code 0 when it is valid.
         """
 ) { words, context in
     guard words.first == "check" else {
@@ -277,6 +278,16 @@ let manifestCommand = Command(
         problems.append("\(manifest.filePath): connectors[\(connector.index)].plugin: expected an installed plugin id, found '\(connector.plugin)', which is not in \(manifest.pluginFolder)"
             + (installed.isEmpty ? " (no plugins are installed)" : " (installed: \(installed.sorted().joined(separator: ", ")))")
             + "; install it with `wharf plugins install PATH.so`")
+    }
+    // Each installed plugin checks its own connectors' config and mapping (it is the only one that knows them).
+    if problems.isEmpty {
+        let folder = PluginFolder(path: manifest.pluginFolder)
+        let logger = Logger(level: .warning)
+        for connector in manifest.connectors {
+            if let problem = ConnectorRunner.checkConfiguration(of: connector, manifest: manifest, plugins: folder, logger: logger) {
+                problems.append(problem)
+            }
+        }
     }
     for problem in problems { printError(problem) }
     guard problems.isEmpty else { return .failure }

@@ -113,6 +113,21 @@ final class EndToEndTests: XCTestCase {
     }
 }
 
+extension EndToEndTests {
+    func testManifestCheckLetsThePluginCheckItsConfigAndMapping() throws {
+        try wharf("plugins", "install", BuildProducts.plugin("wharf-stock-csv").path, expect: 0)
+        let bad = folder.write("mapping.json5", """
+            { database: "state/wharf.sqlite", pluginFolder: "plugins", connectors: [
+              { name: "stock", plugin: "stock-csv", config: { path: "stock.csv", delimiter: ";;" } } ] }
+            """)
+        let result = try ProcessRunner.run(BuildProducts.wharf, ["manifest", "check", bad])
+        XCTAssertEqual(result.exitCode, 1, result.stderr)
+        XCTAssertTrue(result.stderr.contains("mapping.json5: connectors[0]"), result.stderr)
+        XCTAssertTrue(result.stderr.contains("delimiter"), result.stderr)
+        XCTAssertFalse(FileManager.default.fileExists(atPath: folder.file("state/wharf.sqlite")), "check opens no database")
+    }
+}
+
 /// `wharf serve` as a child process; its port is read from the line it prints when it listens.
 final class ServerProcess {
     let process = Process()

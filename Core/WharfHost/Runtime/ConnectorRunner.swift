@@ -65,6 +65,30 @@ public struct ConnectorRunner: Sendable {
         return try store.run(id: run.id) ?? run
     }
 
+    /// Asks the connector's plugin whether it accepts the connector's `config` and `mapping` (by creating and
+    /// destroying an instance, nothing else), so a mapping mistake shows at `wharf manifest check` time. Returns nil
+    /// when it does, else one line: `FILE: connectors[i].mapping.x: what is wrong`.
+    /// Needs no database: nothing is opened or written.
+    public static func checkConfiguration(
+        of connector: ConnectorConfig, manifest: Manifest, plugins: PluginFolder, logger: Logger
+    ) -> String? {
+        let prefix = "\(manifest.filePath): connectors[\(connector.index)]"
+        do {
+            let plugin = try loadPlugin(connector, from: plugins)
+            let instance = try createInstance(
+                plugin, connector: connector, store: nil, logger: logger, baseDirectory: manifest.directory,
+                cancellation: CancellationFlag())
+            plugin.descriptor.pointee.destroy?(instance)
+            return nil
+        } catch {
+            // Plugins name the place in their own terms ("mapping.records[0].sku: …"); anchor it in the manifest.
+            if let detail = error.detail, detail.hasPrefix("mapping.") || detail.hasPrefix("config.") {
+                return "\(prefix).\(detail)"
+            }
+            return "\(prefix): \(error.message)"
+        }
+    }
+
     // MARK: Not public
 
     /// A run that started and failed, with what it had done.
@@ -72,14 +96,18 @@ public struct ConnectorRunner: Sendable {
         var message: String
         var counts: RunCounts
         var cancelled = false
+        /// The plugin's own message, when the failure is the plugin's.
+        var detail: String?
     }
 
     private func perform(connector: ConnectorConfig, runID: Int64, cancellation: CancellationFlag) throws(RunFailure) -> RunCounts {
-        let plugin = try loadPlugin(connector)
+        let plugin = try Self.loadPlugin(connector, from: deployment.plugins)
         guard plugin.info.capabilities.contains(.ingest), let ingest = plugin.descriptor.pointee.ingest else {
             throw RunFailure(message: "plugin '\(plugin.info.id)' cannot ingest (capabilities: \(plugin.info.capabilities.names.joined(separator: ", ")))", counts: RunCounts())
         }
-        let instance = try createInstance(plugin, connector: connector, cancellation: cancellation)
+        let instance = try Self.createInstance(
+            plugin, connector: connector, store: deployment.store, logger: deployment.logger,
+            baseDirectory: deployment.manifest.directory, cancellation: cancellation)
         defer { plugin.descriptor.pointee.destroy?(instance) }
 
         let context = ConnectorContext(
@@ -98,10 +126,10 @@ public struct ConnectorRunner: Sendable {
         throw RunFailure(message: Self.explain(status, context.errorMessage), counts: context.counts)
     }
 
-    private func loadPlugin(_ connector: ConnectorConfig) throws(RunFailure) -> LoadedPlugin {
-        guard let path = deployment.plugins.path(forID: connector.plugin) else {
+    private static func loadPlugin(_ connector: ConnectorConfig, from plugins: PluginFolder) throws(RunFailure) -> LoadedPlugin {
+        guard let path = plugins.path(forID: connector.plugin) else {
             throw RunFailure(
-                message: "plugin '\(connector.plugin)' is not installed in \(deployment.plugins.path); install it with `wharf plugins install PATH.so`",
+                message: "plugin '\(connector.plugin)' is not installed in \(plugins.path); install it with `wharf plugins install PATH.so`",
                 counts: RunCounts())
         }
         do {
@@ -111,22 +139,23 @@ public struct ConnectorRunner: Sendable {
         }
     }
 
-    private func createInstance(
-        _ plugin: LoadedPlugin, connector: ConnectorConfig, cancellation: CancellationFlag
+    private static func createInstance(
+        _ plugin: LoadedPlugin, connector: ConnectorConfig, store: Store?, logger: Logger, baseDirectory: String,
+        cancellation: CancellationFlag
     ) throws(RunFailure) -> UnsafeMutableRawPointer? {
         guard let create = plugin.descriptor.pointee.create else {
             throw RunFailure(message: "plugin '\(plugin.info.id)' has no create function", counts: RunCounts())
         }
         let context = ConnectorContext(
-            connector: connector, phase: .create, store: deployment.store, runID: nil, logger: deployment.logger,
-            cancellation: cancellation, baseDirectory: deployment.manifest.directory)
+            connector: connector, phase: .create, store: store, runID: nil, logger: logger,
+            cancellation: cancellation, baseDirectory: baseDirectory)
         var instance: UnsafeMutableRawPointer?
         let status = withExtendedLifetime(context) { create(HostServices.table, context.opaque, &instance) }
         guard status == WHARF_OK else {
             throw RunFailure(
                 message: "connector '\(connector.name)' configuration refused by plugin '\(plugin.info.id)': "
                     + Self.explain(status, context.errorMessage),
-                counts: RunCounts())
+                counts: RunCounts(), detail: context.errorMessage)
         }
         return instance
     }
