@@ -23,6 +23,8 @@ public struct Scope: RawRepresentable, Sendable, Hashable, Comparable, CustomStr
     public static let catalogWrite = Scope(rawValue: "catalog:write")
     /// Read stock per source and totals.
     public static let inventoryRead = Scope(rawValue: "inventory:read")
+    /// Push stock levels (`POST /v1/inventory/source-items`).
+    public static let inventoryWrite = Scope(rawValue: "inventory:write")
     /// Read the configured connectors.
     public static let connectorsRead = Scope(rawValue: "connectors:read")
     /// Read runs and their rejected records.
@@ -36,7 +38,7 @@ public struct Scope: RawRepresentable, Sendable, Hashable, Comparable, CustomStr
 
     /// Every scope Wharf knows, `admin` last.
     public static let known: [Scope] = [
-        .catalogRead, .catalogWrite, .inventoryRead, .connectorsRead, .runsRead, .pluginsRead, .metaRead, .admin,
+        .catalogRead, .catalogWrite, .inventoryRead, .inventoryWrite, .connectorsRead, .runsRead, .pluginsRead, .metaRead, .admin,
     ]
 
     /// True when this is one of `known`.

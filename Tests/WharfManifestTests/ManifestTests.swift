@@ -95,7 +95,7 @@ final class ManifestTests: XCTestCase {
         XCTAssertEqual(manifest.log.format, .logfmt)
         XCTAssertEqual(manifest.log.level, .info)
         XCTAssertEqual(manifest.server.maxConnections, 4096)
-        XCTAssertEqual(manifest.server.maxBodyBytes, 1 << 20)
+        XCTAssertEqual(manifest.server.maxBodyBytes, 16 << 20)
         XCTAssertEqual(manifest.server.headerTimeout, .seconds(10))
         XCTAssertEqual(manifest.server.idleTimeout, .seconds(60))
         XCTAssertEqual(manifest.connectors, [])

@@ -71,6 +71,10 @@ enum OpenAPIDocument {
         ["type": "object", "properties": properties, "required": required]
     }
 
+    private static func batch(of item: [String: Any]) -> [String: Any] {
+        object(["items": ["type": "array", "maxItems": 10_000, "items": item]], required: ["items"])
+    }
+
     private static func page(of item: String) -> [String: Any] {
         object(["items": ["type": "array", "items": ref(item)], "nextCursor": nullableString], required: ["items", "nextCursor"])
     }
@@ -122,6 +126,33 @@ enum OpenAPIDocument {
                 "error": nullableString,
             ], required: ["id", "connector", "plugin", "trigger", "state", "startedAt", "counts"]),
         "RunPage": page(of: "Run"),
+        "ProductBatch": batch(of: object(
+            [
+                "sku": string, "name": string, "description": nullableString,
+                "status": ["type": "string", "enum": ["active", "inactive"]],
+                "attributes": ["type": "object", "additionalProperties": string],
+                "categories": ["type": "array", "items": string], "media": ["type": "array", "items": string],
+                "texts": ["type": "object", "additionalProperties": object(["name": string, "description": string], required: [])],
+            ], required: ["sku", "name"])),
+        "PriceBatch": batch(of: object(
+            ["sku": string, "currency": string, "amount": ["type": "string", "examples": ["12.50"]], "minQuantity": integer],
+            required: ["sku", "currency", "amount"])),
+        "SourceItemBatch": batch(of: object(
+            ["sku": string, "source": string, "quantity": integer, "status": ["type": "string", "enum": ["in_stock", "out_of_stock"]]],
+            required: ["sku", "source", "quantity"])),
+        "BatchResult": object(
+            [
+                "run": integer, "applied": ["type": "boolean"],
+                "counts": object(
+                    ["received": integer, "inserted": integer, "updated": integer, "unchanged": integer, "rejected": integer],
+                    required: ["received", "inserted", "updated", "unchanged", "rejected"]),
+                "items": ["type": "array", "items": object(
+                    [
+                        "index": integer, "sku": nullableString,
+                        "status": ["type": "string", "enum": ["accepted", "rejected", "not-applied"]],
+                        "field": nullableString, "reason": string,
+                    ], required: ["index", "status"])],
+            ], required: ["run", "applied", "counts", "items"]),
         "Reject": object(
             [
                 "id": integer, "run": integer, "connector": string,

@@ -176,6 +176,8 @@ public final class RESTAPI: Sendable {
             return json { Encoding.inventory(summary, into: &$0) }
         })
 
+        routes += BatchIngestion.routes(store: store)
+
         routes.append(APIRoute(
             method: .GET, path: "/v1/connectors", scope: Scope.connectorsRead, operationID: "listConnectors",
             summary: "The deployment's connectors, their plugins and their last run.", tag: "Operations",

@@ -242,7 +242,7 @@ public struct ServerSettings: Sendable, Hashable {
 
     /// Settings with the defaults above.
     public init(
-        maxConnections: Int = 4096, maxBodyBytes: Int = 1 << 20, headerTimeout: Duration = .seconds(10),
+        maxConnections: Int = 4096, maxBodyBytes: Int = 16 << 20, headerTimeout: Duration = .seconds(10),
         idleTimeout: Duration = .seconds(60)
     ) {
         self.maxConnections = maxConnections
