@@ -33,6 +33,7 @@ let package = Package(
         .target(name: "WharfManifest", dependencies: ["WharfModel"], path: "Core/WharfManifest"),
         .target(name: "WharfAuth", dependencies: ["WharfModel"], path: "Core/WharfAuth"),
         .target(name: "WharfPlugins", dependencies: ["WharfABI"], path: "Core/WharfPlugins"),
+        .target(name: "WharfSchedule", path: "Core/WharfSchedule"),
         .target(
             name: "WharfHost",
             dependencies: [
@@ -55,6 +56,7 @@ let package = Package(
         .testTarget(name: "WharfHTTPTests", dependencies: ["WharfHTTP", "WharfTestSupport"]),
         .testTarget(name: "WharfManifestTests", dependencies: ["WharfManifest", "WharfTestSupport"]),
         .testTarget(name: "WharfAuthTests", dependencies: ["WharfAuth", "WharfModel"]),
+        .testTarget(name: "WharfScheduleTests", dependencies: ["WharfSchedule"]),
         .testTarget(name: "WharfPluginsTests", dependencies: ["WharfPlugins", "WharfABI", "WharfTestSupport"]),
         .testTarget(
             name: "WharfHostTests",

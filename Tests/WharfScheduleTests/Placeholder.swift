@@ -1,0 +1,2 @@
+import XCTest
+final class WharfSchedulePlaceholder: XCTestCase { func testPlaceholder() { XCTAssertTrue(true) } }
