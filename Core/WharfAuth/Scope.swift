@@ -25,6 +25,8 @@ public struct Scope: RawRepresentable, Sendable, Hashable, Comparable, CustomStr
     public static let inventoryRead = Scope(rawValue: "inventory:read")
     /// Push stock levels (`POST /v1/inventory/source-items`).
     public static let inventoryWrite = Scope(rawValue: "inventory:write")
+    /// Scrape `GET /metrics` (Prometheus).
+    public static let metricsRead = Scope(rawValue: "metrics:read")
     /// Read the configured connectors.
     public static let connectorsRead = Scope(rawValue: "connectors:read")
     /// Read runs and their rejected records.
@@ -38,7 +40,7 @@ public struct Scope: RawRepresentable, Sendable, Hashable, Comparable, CustomStr
 
     /// Every scope Wharf knows, `admin` last.
     public static let known: [Scope] = [
-        .catalogRead, .catalogWrite, .inventoryRead, .inventoryWrite, .connectorsRead, .runsRead, .pluginsRead, .metaRead, .admin,
+        .catalogRead, .catalogWrite, .inventoryRead, .inventoryWrite, .connectorsRead, .runsRead, .pluginsRead, .metaRead, .metricsRead, .admin,
     ]
 
     /// True when this is one of `known`.

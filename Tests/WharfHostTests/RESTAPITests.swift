@@ -46,7 +46,8 @@ final class RESTAPITests: XCTestCase {
         XCTAssertEqual(routed.count, server.api.routes.count, "each route is registered once")
         for required in ["GET /v1/products", "GET /v1/products/{sku}", "PUT /v1/products/{sku}", "DELETE /v1/products/{sku}",
                          "GET /v1/inventory/{sku}", "GET /v1/connectors", "GET /v1/runs", "GET /v1/runs/{id}",
-                         "GET /v1/runs/{id}/rejects", "GET /v1/plugins", "GET /health", "GET /openapi.json"] {
+                         "GET /v1/runs/{id}/rejects", "GET /v1/plugins", "GET /health", "GET /openapi.json", "GET /metrics",
+                         "POST /v1/products:batch", "POST /v1/prices/base", "POST /v1/inventory/source-items"] {
             XCTAssertTrue(documented.contains(required), "\(required) is documented")
         }
         // Every schema a route refers to exists.
@@ -209,6 +210,24 @@ final class RESTAPITests: XCTestCase {
         }
         XCTAssertEqual(try client.send("GET", "/v1/runs?cursor=bm90LWEtbnVtYmVy", headers: auth(adminKey)).status, 400)
         XCTAssertEqual(try client.send("GET", "/v1/runs/abc", headers: auth(adminKey)).status, 404)
+    }
+
+    func testMetricsCountRequestsByRoutePatternNotByPath() throws {
+        for sku in ["A", "B", "C"] {
+            XCTAssertEqual(try client.send("GET", "/v1/products/\(sku)", headers: auth(adminKey)).status, 404)
+        }
+        XCTAssertEqual(try client.send("GET", "/no/such/thing", headers: auth(adminKey)).status, 404)
+        let response = try client.send("GET", "/metrics", headers: auth(try env.key([.metricsRead])))
+        XCTAssertEqual(response.status, 200)
+        XCTAssertTrue(response.header("Content-Type")?.hasPrefix("text/plain; version=0.0.4") == true)
+        let text = response.bodyText
+        XCTAssertTrue(text.contains(#"wharf_http_requests_total{route="/v1/products/{sku}",method="GET",status="404"} 3"#), text)
+        XCTAssertTrue(text.contains(#"wharf_http_requests_total{route="unmatched",method="GET",status="404"} 1"#), text)
+        XCTAssertTrue(text.contains(#"wharf_http_request_duration_seconds_count{route="/v1/products/{sku}",method="GET"} 3"#), text)
+        XCTAssertTrue(text.contains(#"wharf_http_request_duration_seconds_bucket{route="/v1/products/{sku}",method="GET",le="+Inf"} 3"#), text)
+        XCTAssertFalse(text.contains("/v1/products/A"), "paths never become labels")
+        let size = text.split(separator: "\n").first { $0.hasPrefix("wharf_database_size_bytes ") }
+        XCTAssertGreaterThan(Int(size?.split(separator: " ").last ?? "") ?? 0, 0)
     }
 
     func testUnknownRoutesAndMethodsAreProblems() throws {

@@ -21,7 +21,9 @@ public final class RESTAPI: Sendable {
         self.deployment = deployment
         let authenticator = Authenticator(store: deployment.store)
         let documentHolder = DocumentHolder()
-        let routes = RESTAPI.makeRoutes(deployment: deployment, documentHolder: documentHolder)
+        let metrics = Metrics()
+        self.metrics = metrics
+        let routes = RESTAPI.makeRoutes(deployment: deployment, documentHolder: documentHolder, metrics: metrics)
         self.routes = routes
         self.openAPIDocument = OpenAPIDocument.render(routes: routes)
         documentHolder.document = openAPIDocument
@@ -31,7 +33,9 @@ public final class RESTAPI: Sendable {
             let scope = route.scope
             let handler = route.handler
             let operation = route.operationID
+            let pattern = route.path
             router.add(route.method, route.path) { request, parameters in
+                RouteLabel.current?.pattern = pattern
                 if let scope { try authenticator.authorize(request, scope: scope) }
                 do {
                     return try handler(request, parameters)
@@ -47,14 +51,24 @@ public final class RESTAPI: Sendable {
         self.router = router
     }
 
-    /// Answers one request.
+    /// Request counts and latencies, served at `/metrics`.
+    public let metrics: Metrics
+
+    /// Answers one request and records it in `metrics` under its route pattern.
     public func respond(to request: HTTPRequest) -> HTTPResponse {
-        router.respond(to: request)
+        let label = RouteLabel()
+        let start = ContinuousClock.now
+        let response = RouteLabel.$current.withValue(label) { router.respond(to: request) }
+        let elapsed = ContinuousClock.now - start
+        metrics.observeRequest(
+            route: label.pattern ?? "unmatched", method: request.method.rawValue, status: response.status,
+            seconds: Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18)
+        return response
     }
 
     // MARK: Not public
 
-    private static func makeRoutes(deployment: Deployment, documentHolder: DocumentHolder) -> [APIRoute] {
+    private static func makeRoutes(deployment: Deployment, documentHolder: DocumentHolder, metrics: Metrics) -> [APIRoute] {
         let store = deployment.store
         let problems401403 = [APIResponse.problem(401, "Missing or invalid API key"), .problem(403, "The key lacks the scope")]
         var routes: [APIRoute] = []
@@ -73,6 +87,24 @@ public final class RESTAPI: Sendable {
             responses: [.ok("OpenAPIDocument")] + problems401403
         ) { _, _ in
             HTTPResponse.json(200, documentHolder.document)
+        })
+
+        routes.append(APIRoute(
+            method: .GET, path: "/metrics", scope: Scope.metricsRead, operationID: "getMetrics",
+            summary: "Prometheus metrics: HTTP requests by route and status with latency histograms, database size.",
+            tag: "Operations", parameters: [], requestSchema: nil,
+            responses: [APIResponse(status: 200, description: "Prometheus text exposition format 0.0.4", schema: nil)] + problems401403
+        ) { _, _ in
+            var text = metrics.renderHTTP()
+            let size = ["", "-wal"].reduce(Int64(0)) { total, suffix in
+                let attributes = try? FileManager.default.attributesOfItem(atPath: store.path + suffix)
+                return total + ((attributes?[.size] as? NSNumber)?.int64Value ?? 0)
+            }
+            text += "# HELP wharf_database_size_bytes Size of the SQLite database file and its write-ahead log.\n"
+            text += "# TYPE wharf_database_size_bytes gauge\nwharf_database_size_bytes \(size)\n"
+            var response = HTTPResponse(status: 200, body: Array(text.utf8))
+            response.headers.replaceOrAdd(name: "Content-Type", value: "text/plain; version=0.0.4; charset=utf-8")
+            return response
         })
 
         routes.append(APIRoute(
@@ -303,6 +335,13 @@ public final class RESTAPI: Sendable {
 }
 
 // MARK: Not public
+
+/// The route pattern the router matched for the request being answered (set by the route's handler wrapper).
+final class RouteLabel: @unchecked Sendable {
+    // Written and read on the one thread answering the request.
+    var pattern: String?
+    @TaskLocal static var current: RouteLabel?
+}
 
 /// Holds the rendered OpenAPI document for the route that serves it (the route is part of the document).
 private final class DocumentHolder: @unchecked Sendable {
