@@ -1,2 +1,0 @@
-import XCTest
-final class WharfSchedulePlaceholder: XCTestCase { func testPlaceholder() { XCTAssertTrue(true) } }
