@@ -30,7 +30,7 @@ let package = Package(
         .target(name: "WharfModel", path: "Core/WharfModel"),
         .target(name: "WharfStore", dependencies: ["WharfModel", "CSQLite"], path: "Core/WharfStore"),
         .target(name: "WharfHTTP", dependencies: ["CWharfSystem"], path: "Core/WharfHTTP"),
-        .target(name: "WharfManifest", dependencies: ["WharfModel"], path: "Core/WharfManifest"),
+        .target(name: "WharfManifest", dependencies: ["WharfModel", "WharfSchedule"], path: "Core/WharfManifest"),
         .target(name: "WharfAuth", dependencies: ["WharfModel"], path: "Core/WharfAuth"),
         .target(name: "WharfPlugins", dependencies: ["WharfABI"], path: "Core/WharfPlugins"),
         .target(name: "WharfSchedule", path: "Core/WharfSchedule"),

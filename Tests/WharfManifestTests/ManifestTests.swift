@@ -214,7 +214,7 @@ final class ManifestTests: XCTestCase {
             "connectors[1].name: expected a connector name string such as \"erp-stock\", found the number 7",
             "connectors[1].plugin: expected a plugin id string such as \"stock-csv\", found the number 3",
             "connectors[1].enabled: expected true or false, found the string \"yes\"",
-            "connectors[1].schedule: expected a cron expression such as \"0 3 * * *\", found the number 5",
+            "connectors[1].schedule: expected a cron expression such as \"0 3 * * *\" or an object such as { cron: \"0 3 * * *\", timeZone: \"Europe/Berlin\" } or { every: \"15m\" }, found the number 5",
             "connectors[1].config: expected an object of plugin settings such as { path: \"samples/stock.csv\" }, found an empty array",
             "connectors[1].mapping: expected an object mapping Wharf fields to source fields such as { sku: \"Item\" }, found the number 1",
         ])
@@ -410,13 +410,12 @@ final class ManifestTests: XCTestCase {
         XCTAssertTrue(failure.description.split(separator: "\n").allSatisfy { $0.hasPrefix("/deploy/wharf.json5: ") })
     }
 
-    func testScheduleIsStoredAsWritten() throws {
-        let manifest = try Manifest.parse("{ database: 'w', connectors: [{ name: 'a', plugin: 'p', schedule: 'not checked yet', enabled: false }] }", filePath: "/x/m.json5")
-        XCTAssertEqual(manifest.connectors[0].schedule, "not checked yet")
+    func testScheduleIsCheckedAndKeptAsWritten() throws {
+        let manifest = try Manifest.parse("{ database: 'w', connectors: [{ name: 'a', plugin: 'p', schedule: '*/15 * * * *', enabled: false }] }", filePath: "/x/m.json5")
+        XCTAssertEqual(manifest.connectors[0].schedule, "*/15 * * * *")
+        XCTAssertNotNil(manifest.connectors[0].timing)
         XCTAssertFalse(manifest.connectors[0].enabled)
-        XCTAssertEqual(lines("{ database: 'w', connectors: [{ name: 'a', plugin: 'p', schedule: '' }] }"), [
-            "connectors[0].schedule: expected a cron expression such as \"0 3 * * *\", found an empty string"
-        ])
+        XCTAssertEqual(lines("{ database: 'w', connectors: [{ name: 'a', plugin: 'p', schedule: 'not a cron' }] }").count, 1)
     }
 
     func testSuggestions() {
@@ -458,6 +457,47 @@ final class ConnectorPolicyTests: XCTestCase {
             XCTAssertTrue(text.contains("connectors[0].inventory.mode"), text)
             XCTAssertTrue(text.contains("connectors[0].inventory.extra"), text)
             XCTAssertTrue(text.contains("connectors[1].inventory.delta"), "delta without mode delta: \(text)")
+        }
+    }
+}
+
+/// Schedules in the manifest: cron (UTC or a zone), every-intervals, catch-up, and their errors by path.
+final class ScheduleManifestTests: XCTestCase {
+    func testScheduleForms() throws {
+        let manifest = try Manifest.parse("""
+            { database: "x.sqlite", connectors: [
+              { name: "a", plugin: "p", schedule: "0 3 * * *" },
+              { name: "b", plugin: "p", schedule: { cron: "30 2 * * MON-FRI", timeZone: "Europe/Berlin", catchUp: true } },
+              { name: "c", plugin: "p", schedule: { every: "15m" } },
+              { name: "d", plugin: "p" },
+            ] }
+            """, filePath: "/tmp/m.json5")
+        XCTAssertEqual(manifest.connectors[0].schedule, "0 3 * * *")
+        XCTAssertTrue(manifest.connectors[0].timing?.description.contains(#"cron "0 3 * * *""#) == true)
+        XCTAssertEqual(manifest.connectors[1].catchUp, true)
+        XCTAssertTrue(manifest.connectors[1].timing?.description.contains("Europe/Berlin") == true)
+        XCTAssertEqual(manifest.connectors[2].schedule, "every 15m")
+        XCTAssertNotNil(manifest.connectors[2].timing)
+        XCTAssertNil(manifest.connectors[3].timing)
+    }
+
+    func testScheduleErrorsNameTheirPath() {
+        XCTAssertThrowsError(try Manifest.parse("""
+            { database: "x.sqlite", connectors: [
+              { name: "a", plugin: "p", schedule: "0 24 * * *" },
+              { name: "b", plugin: "p", schedule: { cron: "0 3 * * *", timeZone: "Mars/Olympus" } },
+              { name: "c", plugin: "p", schedule: { every: "fortnightly" } },
+              { name: "d", plugin: "p", schedule: { cron: "0 3 * * *", every: "1h" } },
+              { name: "e", plugin: "p", schedule: 5 },
+            ] }
+            """, filePath: "/tmp/m.json5")) { error in
+            let text = "\(error)"
+            XCTAssertTrue(text.contains("connectors[0].schedule: field 2 (hour)"), text)
+            XCTAssertTrue(text.contains("connectors[1].schedule.timeZone"), text)
+            XCTAssertTrue(text.contains("Mars/Olympus"), text)
+            XCTAssertTrue(text.contains("connectors[2].schedule.every"), text)
+            XCTAssertTrue(text.contains("connectors[3].schedule: give either cron or every"), text)
+            XCTAssertTrue(text.contains("connectors[4].schedule: expected a cron expression"), text)
         }
     }
 }

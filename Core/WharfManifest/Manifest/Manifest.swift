@@ -1,4 +1,5 @@
 import Foundation
+import WharfSchedule
 
 /// A deployment manifest: one JSON5 file that says where Wharf keeps its data, how it serves it and which
 /// connectors run. The format is documented in `manifests/README.md`.
@@ -320,8 +321,12 @@ public struct ConnectorConfig: Sendable, Hashable {
     public var config: JSONValue
     /// Field mapping, always an object; checked by the mapping stage, not here.
     public var mapping: JSONValue
-    /// A cron expression for scheduled runs, stored as written (its syntax is checked by the scheduler).
+    /// The schedule as written, for people (`0 3 * * * (Europe/Berlin)`, `every 15m`); nil when not scheduled.
     public var schedule: String?
+    /// The parsed schedule the scheduler runs; nil when not scheduled.
+    public var timing: Schedule?
+    /// Whether a run missed while Wharf was down runs once at start-up.
+    public var catchUp: Bool
     /// What a rejected record does to its run. Default `reject`.
     public var onError: ErrorPolicy
     /// How stock records of this connector's runs are applied. Default: a delta of absolute quantities.
@@ -340,7 +345,8 @@ public struct ConnectorConfig: Sendable, Hashable {
     /// A connector. `config` and `mapping` should be objects.
     public init(
         name: String, plugin: String, enabled: Bool = true, config: JSONValue = .object([:]),
-        mapping: JSONValue = .object([:]), schedule: String? = nil, onError: ErrorPolicy = .reject,
+        mapping: JSONValue = .object([:]), schedule: String? = nil, timing: Schedule? = nil, catchUp: Bool = false,
+        onError: ErrorPolicy = .reject,
         inventory: InventoryPolicy = InventoryPolicy(), index: Int = 0
     ) {
         self.name = name
@@ -349,6 +355,8 @@ public struct ConnectorConfig: Sendable, Hashable {
         self.config = config
         self.mapping = mapping
         self.schedule = schedule
+        self.timing = timing
+        self.catchUp = catchUp
         self.onError = onError
         self.inventory = inventory
         self.index = index

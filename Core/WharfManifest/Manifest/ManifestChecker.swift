@@ -1,3 +1,4 @@
+import WharfSchedule
 // MARK: Not public
 
 extension Manifest {
@@ -58,6 +59,7 @@ struct ManifestChecker {
     static let serverKeys = ["maxConnections", "maxBodyBytes", "headerTimeoutSeconds", "idleTimeoutSeconds"]
     static let connectorKeys = ["name", "plugin", "enabled", "schedule", "onError", "inventory", "config", "mapping"]
     static let inventoryKeys = ["mode", "absent", "delta"]
+    static let scheduleKeys = ["cron", "every", "timeZone", "catchUp"]
 
     init(positions: [String: SourcePosition], directory: String) {
         self.positions = positions
@@ -157,7 +159,7 @@ struct ManifestChecker {
                     report(.wrongType, path + [.key("enabled")], "expected true or false, found \(describe(value))")
                 }
             }
-            let schedule = string(entry, "schedule", path, expected: "a cron expression such as \"0 3 * * *\"")
+            let (schedule, timing, catchUp) = checkSchedule(entry, path)
             var onError = ConnectorConfig.ErrorPolicy.reject
             if let policy = choice(entry, "onError", path, ConnectorConfig.ErrorPolicy.allCases.map(\.rawValue)) {
                 onError = ConnectorConfig.ErrorPolicy(rawValue: policy)!
@@ -169,10 +171,58 @@ struct ManifestChecker {
             connectors.append(
                 ConnectorConfig(
                     name: name ?? "", plugin: plugin ?? "", enabled: enabled, config: .object(config ?? [:]),
-                    mapping: .object(mapping ?? [:]), schedule: schedule, onError: onError, inventory: inventory,
-                    index: index))
+                    mapping: .object(mapping ?? [:]), schedule: schedule, timing: timing, catchUp: catchUp,
+                    onError: onError, inventory: inventory, index: index))
         }
         return connectors
+    }
+
+    /// `schedule: "0 3 * * *"` (cron, UTC), `schedule: { cron: "0 3 * * *", timeZone: "Europe/Berlin", catchUp: true }`
+    /// or `schedule: { every: "15m" }`. Returns the text as written, the parsed schedule and the catch-up flag.
+    private mutating func checkSchedule(_ entry: JSONObject, _ connector: Path) -> (String?, Schedule?, Bool) {
+        let path = connector + [.key("schedule")]
+        guard let value = entry["schedule"], value != .null else { return (nil, nil, false) }
+        func parsed(_ make: () throws(ScheduleError) -> Schedule, at place: Path) -> Schedule? {
+            do {
+                return try make()
+            } catch {
+                report(.invalidValue, place, error.message)
+                return nil
+            }
+        }
+        switch value {
+        case .string(let text):
+            return (text, parsed({ () throws(ScheduleError) in try Schedule.parse(cron: text, timeZone: "UTC") }, at: path), false)
+        case .object(let object):
+            checkKeys(object, Self.scheduleKeys, path)
+            let cron = string(object, "cron", path, expected: "a cron expression such as \"0 3 * * *\"")
+            let every = string(object, "every", path, expected: "an interval such as \"15m\"")
+            let zone = string(object, "timeZone", path, expected: "an IANA time zone such as \"Europe/Berlin\"")
+            var catchUp = false
+            if let flag = object["catchUp"], flag != .null {
+                if case .bool(let value) = flag { catchUp = value } else {
+                    report(.wrongType, path + [.key("catchUp")], "expected true or false, found \(describe(flag))")
+                }
+            }
+            switch (cron, every) {
+            case (let cron?, nil):
+                let schedule = parsed({ () throws(ScheduleError) in try Schedule.parse(cron: cron, timeZone: zone ?? "UTC") }, at: path + [.key(zone != nil && (try? CronExpression(cron)) != nil ? "timeZone" : "cron")])
+                return (cron + (zone.map { " (\($0))" } ?? ""), schedule, catchUp)
+            case (nil, let every?):
+                if zone != nil {
+                    report(.invalidValue, path + [.key("timeZone")], "an every-interval runs at fixed intervals in real time and has no time zone; remove timeZone")
+                }
+                return ("every " + every, parsed({ () throws(ScheduleError) in try Schedule.parse(every: every) }, at: path + [.key("every")]), catchUp)
+            case (.some, .some):
+                report(.invalidValue, path, "give either cron or every, not both")
+            case (nil, nil):
+                report(.missing, path + [.key("cron")], "required key is missing; expected cron (\"0 3 * * *\") or every (\"15m\")", at: path)
+            }
+            return (nil, nil, catchUp)
+        default:
+            report(.wrongType, path, "expected a cron expression such as \"0 3 * * *\" or an object such as { cron: \"0 3 * * *\", timeZone: \"Europe/Berlin\" } or { every: \"15m\" }, found \(describe(value))")
+            return (nil, nil, false)
+        }
     }
 
     private mutating func checkInventory(_ entry: JSONObject, _ connector: Path) -> InventoryPolicy {
