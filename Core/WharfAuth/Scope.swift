@@ -25,6 +25,8 @@ public struct Scope: RawRepresentable, Sendable, Hashable, Comparable, CustomStr
     public static let inventoryRead = Scope(rawValue: "inventory:read")
     /// Push stock levels (`POST /v1/inventory/source-items`).
     public static let inventoryWrite = Scope(rawValue: "inventory:write")
+    /// Start and cancel runs (`POST /v1/connectors/{name}/runs`, `POST /v1/runs/{id}/cancel`).
+    public static let runsWrite = Scope(rawValue: "runs:write")
     /// Scrape `GET /metrics` (Prometheus).
     public static let metricsRead = Scope(rawValue: "metrics:read")
     /// Read the configured connectors.
@@ -40,7 +42,7 @@ public struct Scope: RawRepresentable, Sendable, Hashable, Comparable, CustomStr
 
     /// Every scope Wharf knows, `admin` last.
     public static let known: [Scope] = [
-        .catalogRead, .catalogWrite, .inventoryRead, .inventoryWrite, .connectorsRead, .runsRead, .pluginsRead, .metaRead, .metricsRead, .admin,
+        .catalogRead, .catalogWrite, .inventoryRead, .inventoryWrite, .connectorsRead, .runsRead, .runsWrite, .pluginsRead, .metaRead, .metricsRead, .admin,
     ]
 
     /// True when this is one of `known`.

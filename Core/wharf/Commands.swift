@@ -63,14 +63,16 @@ let serveCommand = Command(
     usage: """
         wharf serve [--manifest FILE]
 
-        Opens (and creates or upgrades) the deployment's database, listens on the manifest's `listen` address and
-        serves the REST API until SIGINT or SIGTERM, then finishes requests in flight and exits.
+        Opens (and creates or upgrades) the deployment's database, listens on the manifest's `listen` address,
+        serves the REST API and runs every enabled connector on its schedule, until SIGINT or SIGTERM; then it
+        finishes requests in flight, cancels runs in progress at their next batch boundary and exits.
         """
 ) { words, context in
     try Arguments(words).none()
     let deployment = try context.openDeployment()
-    let server = WharfServer(deployment: deployment)
+    let server: WharfServer
     do {
+        server = try WharfServer(deployment: deployment)
         try server.start()
     } catch {
         throw CommandFailure(message: "\(error)")
@@ -89,6 +91,37 @@ let serveCommand = Command(
     stop.wait()
     deployment.logger.log(.info, "shutting down")
     server.shutdown()
+    return .ok
+}
+
+// MARK: - schedule
+
+let scheduleCommand = Command(
+    name: "schedule", summary: "Print the next run time of every scheduled connector.",
+    usage: """
+        wharf schedule [--manifest FILE]
+
+        Lists every connector with a schedule: its schedule as written, whether it catches up missed runs, and
+        the next time `wharf serve` will run it (UTC and the schedule's own time zone).
+        """
+) { words, context in
+    try Arguments(words).none()
+    let deployment = try context.openDeployment()
+    let coordinator = try RunCoordinator(deployment: deployment)
+    let upcoming = coordinator.scheduler.nextRuns()
+    if upcoming.isEmpty {
+        printOut("no connector has a schedule; add `schedule` to a connector in \(deployment.manifest.filePath)")
+        return .ok
+    }
+    var rows = [["CONNECTOR", "SCHEDULE", "CATCH-UP", "NEXT RUN (UTC)"]]
+    for job in upcoming {
+        let connector = deployment.manifest.connector(named: job.jobID)
+        rows.append([
+            job.jobID, job.schedule.description, (connector?.catchUp ?? false) ? "yes" : "no",
+            job.next.map { Timestamp($0).rfc3339 + (job.isCatchUp ? " (catch-up)" : "") } ?? "never",
+        ])
+    }
+    printOut(table(rows))
     return .ok
 }
 

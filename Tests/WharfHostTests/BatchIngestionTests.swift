@@ -14,7 +14,7 @@ final class BatchIngestionTests: XCTestCase {
 
     override func setUpWithError() throws {
         env = try TestDeployment()
-        server = WharfServer(deployment: env.deployment, port: 0)
+        server = try WharfServer(deployment: env.deployment, port: 0)
         try server.start()
         client = try TestHTTPClient(port: server.port)
         headers = [("Authorization", "Bearer \(try env.key([.catalogWrite, .inventoryWrite, .runsRead]))"), ("Content-Type", "application/json")]

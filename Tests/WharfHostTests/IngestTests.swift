@@ -111,7 +111,7 @@ final class IngestTests: XCTestCase {
     func testRunsAndRejectsAreServedOverHTTP() throws {
         let env = try makeEnv()
         let run = try env.run("stock")
-        let server = WharfServer(deployment: env.deployment, port: 0)
+        let server = try WharfServer(deployment: env.deployment, port: 0)
         try server.start()
         defer { server.shutdown() }
         let client = try TestHTTPClient(port: server.port)

@@ -16,7 +16,7 @@ final class RESTAPITests: XCTestCase {
 
     override func setUpWithError() throws {
         env = try TestDeployment()
-        server = WharfServer(deployment: env.deployment, port: 0)
+        server = try WharfServer(deployment: env.deployment, port: 0)
         try server.start()
         client = try TestHTTPClient(port: server.port)
         adminKey = try env.key([.admin])
@@ -103,7 +103,7 @@ final class RESTAPITests: XCTestCase {
         let id = try XCTUnwrap(APIKeys.keyID(fromPresented: key))
         XCTAssertTrue(try env.deployment.store.revokeAPIKey(id: id))
         // A fresh server has no cached key, so the revocation shows at once.
-        let fresh = WharfServer(deployment: env.deployment, port: 0)
+        let fresh = try WharfServer(deployment: env.deployment, port: 0)
         try fresh.start()
         defer { fresh.shutdown() }
         let other = try TestHTTPClient(port: fresh.port)

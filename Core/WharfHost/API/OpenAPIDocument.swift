@@ -126,6 +126,17 @@ enum OpenAPIDocument {
                 "error": nullableString,
             ], required: ["id", "connector", "plugin", "trigger", "state", "startedAt", "counts"]),
         "RunPage": page(of: "Run"),
+        "Status": object(
+            [
+                "now": time,
+                "connectors": ["type": "array", "items": object(
+                    [
+                        "name": string, "enabled": ["type": "boolean"], "schedule": nullableString, "running": ["type": "boolean"],
+                        "lastRun": ["oneOf": [ref("Run"), ["type": "null"]]], "lastSuccessAt": time, "nextRunAt": time,
+                        "consecutiveFailures": integer, "expectedIntervalSeconds": ["type": ["integer", "null"]],
+                        "overdue": ["type": "boolean"],
+                    ], required: ["name", "enabled", "running", "consecutiveFailures", "overdue"])],
+            ], required: ["now", "connectors"]),
         "ProductBatch": batch(of: object(
             [
                 "sku": string, "name": string, "description": nullableString,

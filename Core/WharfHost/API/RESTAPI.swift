@@ -16,14 +16,15 @@ public final class RESTAPI: Sendable {
     public let openAPIDocument: [UInt8]
     private let deployment: Deployment
 
-    /// The API of `deployment`.
-    public init(deployment: Deployment) {
+    /// The API of `deployment`; runs are started and cancelled through `coordinator`.
+    public init(deployment: Deployment, coordinator: RunCoordinator) {
         self.deployment = deployment
         let authenticator = Authenticator(store: deployment.store)
         let documentHolder = DocumentHolder()
         let metrics = Metrics()
         self.metrics = metrics
-        let routes = RESTAPI.makeRoutes(deployment: deployment, documentHolder: documentHolder, metrics: metrics)
+        let routes = RESTAPI.makeRoutes(
+            deployment: deployment, coordinator: coordinator, documentHolder: documentHolder, metrics: metrics)
         self.routes = routes
         self.openAPIDocument = OpenAPIDocument.render(routes: routes)
         documentHolder.document = openAPIDocument
@@ -68,7 +69,9 @@ public final class RESTAPI: Sendable {
 
     // MARK: Not public
 
-    private static func makeRoutes(deployment: Deployment, documentHolder: DocumentHolder, metrics: Metrics) -> [APIRoute] {
+    private static func makeRoutes(
+        deployment: Deployment, coordinator: RunCoordinator, documentHolder: DocumentHolder, metrics: Metrics
+    ) -> [APIRoute] {
         let store = deployment.store
         let problems401403 = [APIResponse.problem(401, "Missing or invalid API key"), .problem(403, "The key lacks the scope")]
         var routes: [APIRoute] = []
@@ -242,6 +245,8 @@ public final class RESTAPI: Sendable {
                 writer.endObject()
             }
         })
+
+        routes += RunRoutes.routes(deployment: deployment, coordinator: coordinator)
 
         routes.append(APIRoute(
             method: .GET, path: "/v1/runs", scope: Scope.runsRead, operationID: "listRuns",

@@ -6,13 +6,16 @@ import WharfManifest
 public final class WharfServer: Sendable {
     /// The REST API the server answers with.
     public let api: RESTAPI
+    /// Starts scheduled and requested runs.
+    public let coordinator: RunCoordinator
     private let http: HTTPServer
     private let deployment: Deployment
 
     /// A server for `deployment`; `port` overrides the manifest's port (0 picks a free one, for tests).
-    public init(deployment: Deployment, port: Int? = nil) {
+    public init(deployment: Deployment, port: Int? = nil) throws {
         self.deployment = deployment
-        let api = RESTAPI(deployment: deployment)
+        coordinator = try RunCoordinator(deployment: deployment)
+        let api = RESTAPI(deployment: deployment, coordinator: coordinator)
         self.api = api
         let manifest = deployment.manifest
         var configuration = HTTPServerConfiguration(host: manifest.listen.host, port: port ?? manifest.listen.port)
@@ -36,6 +39,7 @@ public final class WharfServer: Sendable {
     /// Starts listening; throws when the address cannot be used.
     public func start() throws {
         try http.start()
+        coordinator.start()
         deployment.logger.log(.info, "serving", fields: [
             ("address", "\(deployment.manifest.listen.host):\(http.localPort)"), ("manifest", deployment.manifest.filePath),
         ])
@@ -44,8 +48,10 @@ public final class WharfServer: Sendable {
     /// The port the server listens on.
     public var port: Int { http.localPort }
 
-    /// Stops accepting, lets requests in flight finish, and closes.
+    /// Stops accepting, lets requests in flight finish, cancels runs in progress (they stop at their next batch
+    /// boundary and keep what they committed), and closes.
     public func shutdown() {
         http.shutdown()
+        coordinator.stop()
     }
 }

@@ -27,8 +27,11 @@ public struct ConnectorRunner: Sendable {
     }
 
     /// Runs `ingest` for the connector called `name` on the calling thread, and returns the finished run.
+    /// `onStart` is called with the run as soon as it is recorded, before the plugin works (so a caller on another
+    /// thread can answer with the run's id while it goes on).
     public func ingest(
-        connector name: String, trigger: RunTrigger, cancellation: CancellationFlag = CancellationFlag()
+        connector name: String, trigger: RunTrigger, cancellation: CancellationFlag = CancellationFlag(),
+        onStart: ((Run) -> Void)? = nil
     ) throws -> Run {
         guard let connector = deployment.manifest.connector(named: name) else {
             let known = deployment.manifest.connectors.map(\.name)
@@ -43,6 +46,7 @@ public struct ConnectorRunner: Sendable {
         let run = try store.beginRun(connector: name, pluginID: connector.plugin, trigger: trigger)
         let fields = [("connector", name), ("plugin", connector.plugin), ("run", String(run.id))]
         logger.log(.info, "run started", fields: fields + [("trigger", trigger.rawValue)])
+        onStart?(run)
 
         var counts = RunCounts()
         let outcome: (RunState, String?)
