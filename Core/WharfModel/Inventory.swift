@@ -39,15 +39,24 @@ public enum StockStatus: String, Sendable, CaseIterable {
 }
 
 /// The quantity of one SKU at one source.
+///
+/// In a relative delta (see `RecordDecodingOptions.stockQuantityIsAdjustment`) the same value carries a signed
+/// adjustment in `quantity` instead, and the store adds it to the stored quantity.
 public struct InventorySourceItem: Sendable, Hashable {
     /// The product's SKU. The product need not exist yet: feeds arrive in any order.
     public var sku: String
     /// The source's code. A source the store does not know is created (its code as its name).
     public var sourceCode: String
-    /// Units at the source, zero or more.
+    /// Units at the source, zero or more; in a relative delta, the signed change of the units.
     public var quantity: Int64
-    /// Whether the SKU is available at the source.
-    public var status: StockStatus
+    /// Whether the SKU is available at the source. Setting it marks it as given (`statusIsGiven`).
+    public var status: StockStatus {
+        didSet { statusIsGiven = true }
+    }
+    /// Whether `status` was given rather than implied by `quantity`. A relative delta uses it: a status implied by
+    /// an adjustment means nothing, so the store then derives the status from the new quantity. Not part of
+    /// equality (an item is the same whether its status was given or implied).
+    public var statusIsGiven: Bool
     /// When the item last changed in the store (set by the store; ignored on input).
     public var updatedAt: Timestamp?
 
@@ -57,14 +66,36 @@ public struct InventorySourceItem: Sendable, Hashable {
         self.sourceCode = sourceCode
         self.quantity = quantity
         self.status = status ?? StockStatus.implied(byQuantity: quantity)
+        self.statusIsGiven = status != nil
         self.updatedAt = updatedAt
+    }
+
+    /// Equal when SKU, source, quantity, status and `updatedAt` are (whether the status was given does not count).
+    public static func == (a: InventorySourceItem, b: InventorySourceItem) -> Bool {
+        a.sku == b.sku && a.sourceCode == b.sourceCode && a.quantity == b.quantity && a.status == b.status
+            && a.updatedAt == b.updatedAt
+    }
+
+    /// Hashes what `==` compares.
+    public func hash(into hasher: inout Hasher) {
+        hasher.combine(sku)
+        hasher.combine(sourceCode)
+        hasher.combine(quantity)
+        hasher.combine(status)
+        hasher.combine(updatedAt)
     }
 
     /// The item itself when it follows the model's rules, otherwise the first problem found.
     public func validated() throws(FieldError) -> InventorySourceItem {
+        try validated(quantityIsAdjustment: false)
+    }
+
+    /// The item itself when it follows the model's rules, otherwise the first problem found. With
+    /// `quantityIsAdjustment`, `quantity` is a signed adjustment and may be negative.
+    public func validated(quantityIsAdjustment: Bool) throws(FieldError) -> InventorySourceItem {
         try Rules.sku(sku)
         try Rules.sourceCode(sourceCode, field: "source")
-        if quantity < 0 {
+        if quantity < 0 && !quantityIsAdjustment {
             throw FieldError(field: "quantity", reason: "quantity \(quantity) is negative; send 0 when there is none")
         }
         return self
@@ -73,15 +104,22 @@ public struct InventorySourceItem: Sendable, Hashable {
     /// Parses a quantity: an integer, optionally written with a zero fraction ("10", "10.000"). "10.5" is an error
     /// (units are whole), as is anything that is not a plain decimal. Errors name the field "quantity".
     public static func parseQuantity(_ text: String) throws(FieldError) -> Int64 {
+        try parseWholeNumber(text, field: "quantity")
+    }
+
+    // MARK: Not public
+
+    /// A whole number as `parseQuantity` reads it, with errors about `field`.
+    static func parseWholeNumber(_ text: String, field: String) throws(FieldError) -> Int64 {
         switch DecimalText.parse(text, scale: 0) {
         case .value(let v): return v
-        case .empty: throw FieldError(field: "quantity", reason: "quantity is empty; expected a whole number like 10")
+        case .empty: throw FieldError(field: field, reason: "\(field) is empty; expected a whole number like 10")
         case .malformed:
             throw FieldError(
-                field: "quantity", reason: "quantity '\(Rules.printable(text))' is not a number; expected a whole number like 10")
+                field: field, reason: "\(field) '\(Rules.printable(text))' is not a number; expected a whole number like 10")
         case .tooManyDecimals:
-            throw FieldError(field: "quantity", reason: "quantity \(text) is not a whole number; units cannot be split")
-        case .overflow: throw FieldError(field: "quantity", reason: "quantity \(text) is too large")
+            throw FieldError(field: field, reason: "\(field) \(text) is not a whole number; units cannot be split")
+        case .overflow: throw FieldError(field: field, reason: "\(field) \(text) is too large")
         }
     }
 }

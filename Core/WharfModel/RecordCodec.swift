@@ -3,23 +3,30 @@
 public enum RecordCodec {
     /// Decodes and validates one flat record.
     ///
-    /// Entities: "source" (code, name, enabled), "product" (sku, name, description, status, attr.<name>…),
-    /// "price" (sku, currency, amount), "stock" (sku, source, quantity, status). Field names are case-sensitive.
-    /// A field whose value is nil or empty is absent; an absent required field is an error, as are an unknown
-    /// field, a field given twice (also the same `attr.<name>` twice) and a value that breaks the model's rules.
-    /// Every error names the field it is about (`field` is nil only for an unknown entity).
-    public static func decode(entity: String, fields: [(name: String, value: String?)]) -> Result<ModelRecord, FieldError> {
+    /// Entities: "source" (code, name, enabled), "product" (sku, name, description, status, attr.<name>…,
+    /// category…, media…, name.<lang>, description.<lang>), "category" (code, name, parent, position, name.<lang>),
+    /// "price" (sku, currency, amount, min_quantity), "stock" (sku, source, quantity, status). Field names are
+    /// case-sensitive. A field whose value is nil or empty is absent; an absent required field is an error, as are
+    /// an unknown field, a field given twice (also the same `attr.<name>` or `name.<lang>` twice; `category` and
+    /// `media` repeat by design) and a value that breaks the model's rules. Every error names the field it is
+    /// about (`field` is nil only for an unknown entity). With `options.stockQuantityIsAdjustment`, a stock
+    /// quantity is a signed adjustment ("-3", "+5"); otherwise a negative quantity is an error.
+    public static func decode(
+        entity: String, fields: [(name: String, value: String?)], options: RecordDecodingOptions = RecordDecodingOptions()
+    ) -> Result<ModelRecord, FieldError> {
         do throws(FieldError) {
             switch entity {
             case "product": return .success(.product(try decodeProduct(fields)))
             case "price": return .success(.price(try decodePrice(fields)))
-            case "stock": return .success(.stock(try decodeStock(fields)))
+            case "stock": return .success(.stock(try decodeStock(fields, options: options)))
             case "source": return .success(.source(try decodeSource(fields)))
+            case "category": return .success(.category(try decodeCategory(fields)))
             default:
                 return .failure(
                     FieldError(
                         field: nil,
-                        reason: "unknown entity '\(Rules.printable(entity))'; this host knows source, product, price, stock"))
+                        reason: "unknown entity '\(Rules.printable(entity))'; this host knows "
+                            + ModelRecord.entities.joined(separator: ", ")))
             }
         } catch {
             return .failure(error)
@@ -27,8 +34,9 @@ public enum RecordCodec {
     }
 
     /// The flat form of a record — the inverse of `decode` — followed by "updated_at" (RFC 3339 UTC) when the
-    /// record has one. Optional fields that are absent are left out; attributes come as "attr.<name>" fields in
-    /// byte order of their names.
+    /// record has one. Optional fields that are absent are left out (so is a price's `min_quantity` of 1);
+    /// attributes come as "attr.<name>" fields in byte order of their names, then a product's "category" and
+    /// "media" fields in their order, then "name.<lang>" / "description.<lang>" in byte order of the tags.
     public static func encode(_ record: ModelRecord) -> [(name: String, value: String)] {
         var out: [(name: String, value: String)] = []
         let updatedAt: Timestamp?
@@ -48,12 +56,30 @@ public enum RecordCodec {
                 let value = p.attributes[key]!
                 if !value.isEmpty { out.append(("attr." + key, value)) }
             }
+            for code in p.categories where !code.isEmpty { out.append(("category", code)) }
+            for url in p.media where !url.isEmpty { out.append(("media", url)) }
+            for lang in p.texts.keys.sorted(by: { $0.utf8.lexicographicallyPrecedes($1.utf8) }) {
+                let text = p.texts[lang]!
+                if let name = text.name, !name.isEmpty { out.append(("name." + lang, name)) }
+                if let d = text.description, !d.isEmpty { out.append(("description." + lang, d)) }
+            }
             updatedAt = p.updatedAt
         case .price(let p):
             out.append(("sku", p.sku))
             out.append(("currency", p.price.currency.code))
             out.append(("amount", p.price.decimalString))
+            if p.minQuantity != 1 { out.append(("min_quantity", String(p.minQuantity))) }
             updatedAt = p.updatedAt
+        case .category(let c):
+            out.append(("code", c.code))
+            out.append(("name", c.name))
+            if let parent = c.parent, !parent.isEmpty { out.append(("parent", parent)) }
+            if let position = c.position { out.append(("position", String(position))) }
+            for lang in c.texts.keys.sorted(by: { $0.utf8.lexicographicallyPrecedes($1.utf8) }) {
+                let name = c.texts[lang]!
+                if !name.isEmpty { out.append(("name." + lang, name)) }
+            }
+            updatedAt = c.updatedAt
         case .stock(let s):
             out.append(("sku", s.sku))
             out.append(("source", s.sourceCode))
@@ -69,7 +95,8 @@ public enum RecordCodec {
     public static func fieldNames(entity: String) -> [String]? {
         switch entity {
         case "source": Fields.source
-        case "product": Fields.product + ["attr.<name>"]
+        case "product": Fields.product + ["attr.<name>", "category", "media", "name.<lang>", "description.<lang>"]
+        case "category": Fields.category + ["name.<lang>"]
         case "price": Fields.price
         case "stock": Fields.stock
         default: nil
@@ -81,7 +108,8 @@ public enum RecordCodec {
     enum Fields {
         static let source = ["code", "name", "enabled"]
         static let product = ["sku", "name", "description", "status"]
-        static let price = ["sku", "currency", "amount"]
+        static let price = ["sku", "currency", "amount", "min_quantity"]
+        static let category = ["code", "name", "parent", "position"]
         static let stock = ["sku", "source", "quantity", "status"]
     }
 
@@ -120,14 +148,45 @@ public enum RecordCodec {
 
     private static func decodeProduct(_ fields: [(name: String, value: String?)]) throws(FieldError) -> Product {
         var attributes: [String: String] = [:]
+        var categories: [String] = []
+        var media: [String] = []
+        var texts: [String: LocalizedText] = [:]
+        var textFields: Set<String> = []  // "name.<lang>" / "description.<lang>" seen, with canonical tags
         let v = try collect(fields, entity: "product", known: Fields.product) { (name, value) throws(FieldError) -> Bool in
-            guard name.hasPrefix("attr.") else { return false }
-            let attr = String(name.utf8.dropFirst(5))!
-            try Rules.attributeName(attr)
-            if attributes[attr] != nil {
-                throw FieldError(field: name, reason: "field '\(name)' appears more than once in one product record")
+            if name == "category" {
+                if let value, !value.isEmpty {
+                    try Rules.categoryCode(value, field: "category")
+                    categories.append(value)
+                }
+                return true
             }
-            if let value, !value.isEmpty { attributes[attr] = value }
+            if name == "media" {
+                if let value, !value.isEmpty {
+                    try Rules.mediaURL(value, field: "media")
+                    media.append(value)
+                }
+                return true
+            }
+            if name.hasPrefix("attr.") {
+                let attr = String(name.utf8.dropFirst(5))!
+                try Rules.attributeName(attr)
+                if attributes[attr] != nil {
+                    throw FieldError(field: name, reason: "field '\(name)' appears more than once in one product record")
+                }
+                if let value, !value.isEmpty { attributes[attr] = value }
+                return true
+            }
+            let isName = name.hasPrefix("name.")
+            guard isName || name.hasPrefix("description.") else { return false }
+            let lang = try Rules.languageTag(String(name.utf8.dropFirst(isName ? 5 : 12))!, field: name)
+            let key = (isName ? "name." : "description.") + lang
+            guard textFields.insert(key).inserted else {
+                throw FieldError(field: name, reason: "field '\(key)' appears more than once in one product record")
+            }
+            guard let value, !value.isEmpty else { return true }
+            var text = texts[lang] ?? LocalizedText()
+            if isName { text.name = value } else { text.description = value }
+            texts[lang] = text
             return true
         }
         let sku = try required(v[0], "sku", "product")
@@ -139,7 +198,10 @@ public enum RecordCodec {
             }
             status = parsed
         }
-        return try Product(sku: sku, name: name, description: v[2], status: status, attributes: attributes).validated()
+        return try Product(
+            sku: sku, name: name, description: v[2], status: status, attributes: attributes,
+            categories: Rules.withoutRepeats(categories), media: media, texts: texts
+        ).validated()
     }
 
     private static func decodePrice(_ fields: [(name: String, value: String?)]) throws(FieldError) -> BasePrice {
@@ -153,17 +215,56 @@ public enum RecordCodec {
                 field: "currency",
                 reason: "currency '\(Rules.printable(code))' is not an ISO 4217 currency code (like EUR, USD, JPY)")
         }
-        return try BasePrice(sku: sku, price: try Money.parse(amount, currency: currency)).validated()
+        let minQuantity = try v[3].map { text throws(FieldError) in
+            try InventorySourceItem.parseWholeNumber(text, field: "min_quantity")
+        }
+        return try BasePrice(sku: sku, price: try Money.parse(amount, currency: currency), minQuantity: minQuantity ?? 1)
+            .validated()
     }
 
-    private static func decodeStock(_ fields: [(name: String, value: String?)]) throws(FieldError) -> InventorySourceItem {
+    private static func decodeCategory(_ fields: [(name: String, value: String?)]) throws(FieldError) -> Category {
+        var texts: [String: String] = [:]
+        let v = try collect(fields, entity: "category", known: Fields.category) { (name, value) throws(FieldError) -> Bool in
+            guard name.hasPrefix("name.") else { return false }
+            let lang = try Rules.languageTag(String(name.utf8.dropFirst(5))!, field: name)
+            // An empty value still counts as given, so "name.de" twice is refused however it is spelled.
+            guard texts.updateValue(value ?? "", forKey: lang) == nil else {
+                throw FieldError(field: name, reason: "field 'name.\(lang)' appears more than once in one category record")
+            }
+            return true
+        }
+        let code = try required(v[0], "code", "category")
+        let name = try required(v[1], "name", "category")
+        let position = try v[3].map { text throws(FieldError) in
+            try InventorySourceItem.parseWholeNumber(text, field: "position")
+        }
+        return try Category(
+            code: code, name: name, parent: v[2], position: position, texts: texts.filter { !$0.value.isEmpty }
+        ).validated()
+    }
+
+    private static func decodeStock(
+        _ fields: [(name: String, value: String?)], options: RecordDecodingOptions
+    ) throws(FieldError) -> InventorySourceItem {
         let v = try collect(fields, entity: "stock", known: Fields.stock)
         let sku = try required(v[0], "sku", "stock")
         let source = try required(v[1], "source", "stock")
         let quantityText = try required(v[2], "quantity", "stock")
         try Rules.sku(sku)
         try Rules.sourceCode(source, field: "source")
-        let quantity = try InventorySourceItem.parseQuantity(quantityText)
+        let quantity: Int64
+        if options.stockQuantityIsAdjustment, quantityText.utf8.first == UInt8(ascii: "+") {
+            // "+5": an explicit sign reads naturally in an adjustment (but "+-5" is no number).
+            let unsigned = String(quantityText.utf8.dropFirst())!
+            guard unsigned.utf8.first != UInt8(ascii: "-") else {
+                throw FieldError(
+                    field: "quantity",
+                    reason: "quantity '\(Rules.printable(quantityText))' is not a number; expected a whole number like -3 or +5")
+            }
+            quantity = try InventorySourceItem.parseQuantity(unsigned)
+        } else {
+            quantity = try InventorySourceItem.parseQuantity(quantityText)
+        }
         var status: StockStatus?
         if let s = v[3] {
             guard let parsed = StockStatus(rawValue: s) else {
@@ -171,7 +272,8 @@ public enum RecordCodec {
             }
             status = parsed
         }
-        return try InventorySourceItem(sku: sku, sourceCode: source, quantity: quantity, status: status).validated()
+        return try InventorySourceItem(sku: sku, sourceCode: source, quantity: quantity, status: status)
+            .validated(quantityIsAdjustment: options.stockQuantityIsAdjustment)
     }
 
     private static func decodeSource(_ fields: [(name: String, value: String?)]) throws(FieldError) -> Source {

@@ -2,7 +2,8 @@ import CSQLite
 import WharfModel
 
 extension Store {
-    /// What one batch did: how many records created, changed or left rows as they were.
+    /// What one batch did: how many records created, changed or left rows as they were, and how many the store
+    /// refused itself (each stored as a reject).
     public struct UpsertCounts: Sendable, Hashable {
         /// Records that created a row.
         public var inserted: Int64
@@ -10,12 +11,17 @@ extension Store {
         public var updated: Int64
         /// Records identical to the stored row (its `updatedAt` is not touched).
         public var unchanged: Int64
+        /// Records the store refused while applying them — a relative stock adjustment that would take a quantity
+        /// below zero — each stored as a reject of the run in `ApplyOptions.runID`. Records refused before they
+        /// reached the store (decoding errors) are not counted here.
+        public var rejected: Int64
 
         /// Counts; zero by default.
-        public init(inserted: Int64 = 0, updated: Int64 = 0, unchanged: Int64 = 0) {
+        public init(inserted: Int64 = 0, updated: Int64 = 0, unchanged: Int64 = 0, rejected: Int64 = 0) {
             self.inserted = inserted
             self.updated = updated
             self.unchanged = unchanged
+            self.rejected = rejected
         }
 
         /// Counts one record's outcome.
@@ -38,81 +44,80 @@ extension Store {
         case unchanged
     }
 
+    /// How `apply` treats the records of a batch. The default is a plain upsert of absolute values.
+    public struct ApplyOptions: Sendable, Hashable {
+        /// What a stock record's `quantity` means.
+        public enum StockMode: String, Sendable, Hashable, CaseIterable {
+            /// The quantity at the source (a full snapshot or an absolute delta): it replaces the stored quantity.
+            case absolute
+            /// A signed adjustment (a relative delta): it is added to the stored quantity (0 when there is no row
+            /// yet). An adjustment that would take the quantity below zero is refused on its own — stored as a reject
+            /// of `runID`, field "quantity" — and the rest of the batch lands. Without a given status, the status
+            /// follows the new quantity (in stock above zero).
+            case relative
+        }
+
+        /// What a stock record's `quantity` means; `.absolute` by default.
+        public var stock: StockMode
+        /// The run the batch belongs to, if any. While a full inventory snapshot is open for this run (see
+        /// `beginSnapshot(runID:)`), every stock record applied with it is remembered; relative stock refusals are
+        /// stored as rejects of this run (its connector taken from the run). Relative stock without a run fails the
+        /// whole batch when an adjustment is refused, as an invalid record does.
+        public var runID: Int64?
+
+        /// Options; by default absolute stock and no run.
+        public init(stock: StockMode = .absolute, runID: Int64? = nil) {
+            self.stock = stock
+            self.runID = runID
+        }
+    }
+
     /// Stores a batch of records in ONE transaction, together with the connector's new cursor and the batch's
     /// rejects, so a cursor never runs ahead of the data it covers.
     ///
-    /// Each record replaces the row with its key (a product record replaces name, description, status and all
-    /// attributes). A record equal to the stored row is counted unchanged and does not touch `updatedAt`. A stock
-    /// record for an unknown source creates the source, with its code as name. Prices and stock do not need the
-    /// product to exist. Records are validated first; when any record is invalid or any write fails, nothing of
+    /// Each record replaces the row with its key (a product record replaces name, description, status, all
+    /// attributes, categories, media and texts; a price's key is SKU, currency and minimum quantity). A record
+    /// equal to the stored row is counted unchanged and does not touch `updatedAt`. A stock record for an unknown
+    /// source creates the source, with its code as name. Prices, stock and category links do not need the product
+    /// or category to exist. Records are validated first; when any record is invalid or any write fails, nothing of
     /// the batch — records, rejects, cursor — is stored, and the error names the record.
+    ///
+    /// `options` choose relative stock adjustments and name the run (see `ApplyOptions`). `locations`, when not
+    /// empty, holds one location per record (same order) and is copied into the rejects the store makes itself.
     public func apply(
-        _ records: [ModelRecord], cursor: (connector: String, value: String)?, rejects: [NewReject] = []
+        _ records: [ModelRecord], cursor: (connector: String, value: String)?, rejects: [NewReject] = [],
+        options: ApplyOptions = ApplyOptions(), locations: [RecordLocation] = []
     ) throws(StoreError) -> UpsertCounts {
         // Validation needs no lock: do it before taking the writer.
-        for (index, record) in records.enumerated() {
-            do throws(FieldError) {
-                _ = try record.validated()
-            } catch {
-                throw StoreError(
-                    code: .invalidRecord,
-                    message: "cannot apply a batch of \(records.count) records: record \(index + 1) "
-                        + "(\(record.keyDescription)) is invalid: \(error.reason); nothing of the batch was stored")
-            }
-        }
+        try Store.validate(records, options: options, locations: locations)
         let now = Timestamp.now().millisecondsSinceEpoch
         do {
             return try write("apply a batch of \(records.count) records") { db in
                 try db.transaction {
-                    var upserter = try Upserter(db, now: now)
-                    var counts = UpsertCounts()
-                    for (index, record) in records.enumerated() {
-                        do throws(SQLiteError) {
-                            counts.add(try upserter.upsert(record))
-                        } catch {
-                            throw BatchFailure(item: "record \(index + 1) (\(record.keyDescription))", error: error)
-                        }
-                    }
-                    for (index, reject) in rejects.enumerated() {
-                        do throws(SQLiteError) {
-                            try Store.insertReject(db, reject, now: now)
-                        } catch {
-                            throw BatchFailure(item: "reject \(index + 1) (of run \(reject.runID))", error: error)
-                        }
-                    }
-                    if let cursor {
-                        let st = try db.statement(
-                            """
-                            INSERT INTO cursors (connector, cursor_value, updated_at) VALUES (?1, ?2, ?3)
-                            ON CONFLICT (connector) DO UPDATE SET cursor_value = excluded.cursor_value,
-                                updated_at = excluded.updated_at
-                            """)
-                        st.bind(1, cursor.connector)
-                        st.bind(2, cursor.value)
-                        st.bind(3, now)
-                        try st.run()
-                    }
-                    return counts
+                    try Store.applyBatch(
+                        db, records, cursor: cursor, rejects: rejects, options: options, locations: locations, now: now)
                 }
             }
         } catch {
             var error = error
-            if error.code != .closed { error.message += "; nothing of the batch was stored" }
+            if error.code != .closed && error.code != .misuse { error.message += "; nothing of the batch was stored" }
             throw error
         }
     }
 
     /// The cursor (watermark) last stored for `connector` with `apply`, or nil when there is none.
     public func cursor(connector: String) throws(StoreError) -> String? {
-        try read("read the cursor of connector '\(connector)'") { db in
-            let st = try db.statement("SELECT cursor_value FROM cursors WHERE connector = ?1")
-            defer { st.reset() }
-            st.bind(1, connector)
-            return try st.step() ? st.text(0) : nil
-        }
+        try read("read the cursor of connector '\(connector)'") { db in try Store.cursor(db, connector: connector) }
     }
 
     // MARK: Not public
+
+    static func cursor(_ db: Connection, connector: String) throws(SQLiteError) -> String? {
+        let st = try db.statement("SELECT cursor_value FROM cursors WHERE connector = ?1")
+        defer { st.reset() }
+        st.bind(1, connector)
+        return try st.step() ? st.text(0) : nil
+    }
 
     /// One item of a batch failed in SQLite.
     struct BatchFailure: Error {
@@ -121,62 +126,228 @@ extension Store {
         var error: SQLiteError
     }
 
+    /// Checks a batch before any lock is taken: every record valid under `options`, `locations` empty or one per
+    /// record.
+    static func validate(
+        _ records: [ModelRecord], options: ApplyOptions, locations: [RecordLocation]
+    ) throws(StoreError) {
+        if !locations.isEmpty && locations.count != records.count {
+            throw StoreError(
+                code: .invalidArgument,
+                message: "cannot apply a batch of \(records.count) records: \(locations.count) locations were given; "
+                    + "give one per record or none")
+        }
+        let decoding = RecordDecodingOptions(stockQuantityIsAdjustment: options.stock == .relative)
+        for (index, record) in records.enumerated() {
+            do throws(FieldError) {
+                _ = try record.validated(decoding)
+            } catch {
+                throw StoreError(
+                    code: .invalidRecord,
+                    message: "cannot apply a batch of \(records.count) records: record \(index + 1) "
+                        + "(\(record.keyDescription)) is invalid: \(error.reason); nothing of the batch was stored")
+            }
+        }
+    }
+
+    /// Writes a validated batch on the writer inside an open transaction or savepoint: records, the store's own
+    /// rejects, the caller's rejects, the cursor. Throws on the first failure; the caller rolls back.
+    static func applyBatch(
+        _ db: Connection, _ records: [ModelRecord], cursor: (connector: String, value: String)?, rejects: [NewReject],
+        options: ApplyOptions, locations: [RecordLocation], now: Int64
+    ) throws -> UpsertCounts {
+        var upserter = try Upserter(db, now: now)
+        if let runID = options.runID, try Snapshots.isOpen(db, runID: runID) {
+            if options.stock == .relative {
+                throw StoreError(
+                    code: .invalidArgument,
+                    message: "cannot apply relative stock adjustments in run \(runID) in database \(db.path): the run is "
+                        + "a full inventory snapshot, whose quantities are absolute")
+            }
+            upserter.snapshotRunID = runID
+        }
+        var counts = UpsertCounts()
+        var rejectConnector: String?
+        for (index, record) in records.enumerated() {
+            do {
+                if options.stock == .relative, case .stock(let adjustment) = record {
+                    switch try upserter.adjust(adjustment) {
+                    case .applied(let outcome): counts.add(outcome)
+                    case .refused(let reason):
+                        guard let runID = options.runID else {
+                            throw StoreError(
+                                code: .invalidRecord,
+                                message: "cannot apply a batch of \(records.count) records: record \(index + 1) "
+                                    + "(\(record.keyDescription)) was refused: \(reason); give ApplyOptions.runID to store "
+                                    + "such refusals as rejects and apply the rest")
+                        }
+                        if rejectConnector == nil { rejectConnector = try Store.connector(ofRun: runID, db) }
+                        try Store.insertReject(
+                            db,
+                            NewReject(
+                                runID: runID, connector: rejectConnector!,
+                                location: index < locations.count ? locations[index] : RecordLocation(),
+                                entity: "stock", field: "quantity", reason: reason),
+                            now: now)
+                        counts.rejected += 1
+                    }
+                } else {
+                    counts.add(try upserter.upsert(record))
+                }
+            } catch let error as SQLiteError {
+                throw BatchFailure(item: "record \(index + 1) (\(record.keyDescription))", error: error)
+            }
+        }
+        for (index, reject) in rejects.enumerated() {
+            do throws(SQLiteError) {
+                try Store.insertReject(db, reject, now: now)
+            } catch {
+                throw BatchFailure(item: "reject \(index + 1) (of run \(reject.runID))", error: error)
+            }
+        }
+        if let cursor {
+            let st = try db.statement(
+                """
+                INSERT INTO cursors (connector, cursor_value, updated_at) VALUES (?1, ?2, ?3)
+                ON CONFLICT (connector) DO UPDATE SET cursor_value = excluded.cursor_value,
+                    updated_at = excluded.updated_at
+                """)
+            st.bind(1, cursor.connector)
+            st.bind(2, cursor.value)
+            st.bind(3, now)
+            try st.run()
+        }
+        return counts
+    }
+
+    /// The connector of run `runID`, for rejects the store files under it; `.notFound` when there is no such run.
+    static func connector(ofRun runID: Int64, _ db: Connection) throws -> String {
+        let st = try db.statement("SELECT connector FROM runs WHERE id = ?1")
+        defer { st.reset() }
+        st.bind(1, runID)
+        guard try st.step() else {
+            throw StoreError(
+                code: .notFound,
+                message: "cannot store a reject for run \(runID) in database \(db.path): there is no such run; pass the id "
+                    + "beginRun returned as ApplyOptions.runID")
+        }
+        return st.text(0)
+    }
+
     /// Writes records on the writer inside an open transaction, with the batch's prepared statements fetched once.
     ///
-    /// Every upsert is "INSERT … ON CONFLICT DO NOTHING" (one change: inserted) followed, when the key exists, by
-    /// "UPDATE … WHERE <key> AND <some column differs>" (one change: updated; none: unchanged). The comparison runs
-    /// inside SQLite, so an unchanged record costs two index lookups and no row decoding.
+    /// Each entity has three statements: a probe "SELECT <some column differs> FROM … WHERE <key>", an
+    /// "INSERT … ON CONFLICT DO NOTHING" and an "UPDATE … WHERE <key> AND <some column differs>". The comparison runs
+    /// inside SQLite, so telling an unchanged record costs one index look-up, no row decoding and no write. Which
+    /// statement runs first is predicted per entity from the previous record: after an insert, the next record of
+    /// that entity tries the INSERT first (a first import: one statement per record); otherwise the probe goes first
+    /// (a repeated import: one statement per unchanged record). A wrong guess costs one extra look-up. A product's
+    /// categories, media and texts take part through `products.content_digest` (see `ContentDigest`); their rows are
+    /// written only when the product is inserted or changed.
     struct Upserter {
         let db: Connection
         let now: Int64
-        let insertProduct, updateProduct, insertPrice, updatePrice, insertStock, updateStock: Statement
-        let insertSource, updateSource, ensureSource: Statement
+        let product, price, stock, source, category: Statements
+        let ensureSource: Statement
         /// Sources known to exist in this transaction (created or checked), to skip re-checking per stock row.
         var knownSources: Set<String> = []
+        /// The run whose full inventory snapshot is open: stock records are remembered for it (see `Snapshots`).
+        var snapshotRunID: Int64?
+        /// Sources already remembered for the snapshot in this transaction.
+        var snapshotSources: Set<String> = []
+        /// Per entity: whether the previous record was new (see the type's comment).
+        var expectNew = [Bool](repeating: false, count: 5)
+
+        /// The probe, insert and update statements of one entity, which share their parameter numbers.
+        struct Statements {
+            let probe, insert, update: Statement
+            let slot: Int
+        }
 
         init(_ db: Connection, now: Int64) throws(SQLiteError) {
             self.db = db
             self.now = now
-            insertProduct = try db.statement(
-                """
-                INSERT INTO products (sku, name, description, status, attributes, created_at, updated_at)
-                VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?6) ON CONFLICT (sku) DO NOTHING
-                """)
-            updateProduct = try db.statement(
-                """
-                UPDATE products SET name = ?2, description = ?3, status = ?4, attributes = ?5, updated_at = ?6
-                WHERE sku = ?1 AND (name IS NOT ?2 OR description IS NOT ?3 OR status IS NOT ?4 OR attributes IS NOT ?5)
-                """)
-            insertPrice = try db.statement(
-                """
-                INSERT INTO base_prices (sku, currency, amount, updated_at) VALUES (?1, ?2, ?3, ?4)
-                ON CONFLICT (sku, currency) DO NOTHING
-                """)
-            updatePrice = try db.statement(
-                """
-                UPDATE base_prices SET amount = ?3, updated_at = ?4
-                WHERE sku = ?1 AND currency = ?2 AND amount IS NOT ?3
-                """)
-            insertStock = try db.statement(
-                """
-                INSERT INTO inventory_source_items (sku, source_code, quantity, status, updated_at)
-                VALUES (?1, ?2, ?3, ?4, ?5) ON CONFLICT (sku, source_code) DO NOTHING
-                """)
-            updateStock = try db.statement(
-                """
-                UPDATE inventory_source_items SET quantity = ?3, status = ?4, updated_at = ?5
-                WHERE sku = ?1 AND source_code = ?2 AND (quantity IS NOT ?3 OR status IS NOT ?4)
-                """)
-            insertSource = try db.statement(
-                """
-                INSERT INTO sources (code, name, enabled, updated_at) VALUES (?1, ?2, ?3, ?4)
-                ON CONFLICT (code) DO NOTHING
-                """)
-            updateSource = try db.statement(
-                """
-                UPDATE sources SET name = ?2, enabled = ?3, updated_at = ?4
-                WHERE code = ?1 AND (name IS NOT ?2 OR enabled IS NOT ?3)
-                """)
+            product = Statements(
+                probe: try db.statement(
+                    """
+                    SELECT name IS NOT ?2 OR description IS NOT ?3 OR status IS NOT ?4 OR attributes IS NOT ?5
+                        OR content_digest IS NOT ?7
+                    FROM products WHERE sku = ?1
+                    """),
+                insert: try db.statement(
+                    """
+                    INSERT INTO products (sku, name, description, status, attributes, created_at, updated_at, content_digest)
+                    VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?6, ?7) ON CONFLICT (sku) DO NOTHING
+                    """),
+                update: try db.statement(
+                    """
+                    UPDATE products SET name = ?2, description = ?3, status = ?4, attributes = ?5, updated_at = ?6,
+                        content_digest = ?7
+                    WHERE sku = ?1 AND (name IS NOT ?2 OR description IS NOT ?3 OR status IS NOT ?4 OR attributes IS NOT ?5
+                        OR content_digest IS NOT ?7)
+                    """),
+                slot: 0)
+            price = Statements(
+                probe: try db.statement(
+                    "SELECT amount IS NOT ?3 FROM base_prices WHERE sku = ?1 AND currency = ?2 AND min_quantity = ?5"),
+                insert: try db.statement(
+                    """
+                    INSERT INTO base_prices (sku, currency, min_quantity, amount, updated_at) VALUES (?1, ?2, ?5, ?3, ?4)
+                    ON CONFLICT (sku, currency, min_quantity) DO NOTHING
+                    """),
+                update: try db.statement(
+                    """
+                    UPDATE base_prices SET amount = ?3, updated_at = ?4
+                    WHERE sku = ?1 AND currency = ?2 AND min_quantity = ?5 AND amount IS NOT ?3
+                    """),
+                slot: 1)
+            stock = Statements(
+                probe: try db.statement(
+                    """
+                    SELECT quantity IS NOT ?3 OR status IS NOT ?4 FROM inventory_source_items
+                    WHERE sku = ?1 AND source_code = ?2
+                    """),
+                insert: try db.statement(
+                    """
+                    INSERT INTO inventory_source_items (sku, source_code, quantity, status, updated_at)
+                    VALUES (?1, ?2, ?3, ?4, ?5) ON CONFLICT (sku, source_code) DO NOTHING
+                    """),
+                update: try db.statement(
+                    """
+                    UPDATE inventory_source_items SET quantity = ?3, status = ?4, updated_at = ?5
+                    WHERE sku = ?1 AND source_code = ?2 AND (quantity IS NOT ?3 OR status IS NOT ?4)
+                    """),
+                slot: 2)
+            source = Statements(
+                probe: try db.statement("SELECT name IS NOT ?2 OR enabled IS NOT ?3 FROM sources WHERE code = ?1"),
+                insert: try db.statement(
+                    """
+                    INSERT INTO sources (code, name, enabled, updated_at) VALUES (?1, ?2, ?3, ?4)
+                    ON CONFLICT (code) DO NOTHING
+                    """),
+                update: try db.statement(
+                    """
+                    UPDATE sources SET name = ?2, enabled = ?3, updated_at = ?4
+                    WHERE code = ?1 AND (name IS NOT ?2 OR enabled IS NOT ?3)
+                    """),
+                slot: 3)
+            category = Statements(
+                probe: try db.statement(
+                    """
+                    SELECT name IS NOT ?2 OR parent_code IS NOT ?3 OR position IS NOT ?4 OR names IS NOT ?5
+                    FROM categories WHERE code = ?1
+                    """),
+                insert: try db.statement(
+                    """
+                    INSERT INTO categories (code, name, parent_code, position, names, updated_at)
+                    VALUES (?1, ?2, ?3, ?4, ?5, ?6) ON CONFLICT (code) DO NOTHING
+                    """),
+                update: try db.statement(
+                    """
+                    UPDATE categories SET name = ?2, parent_code = ?3, position = ?4, names = ?5, updated_at = ?6
+                    WHERE code = ?1 AND (name IS NOT ?2 OR parent_code IS NOT ?3 OR position IS NOT ?4 OR names IS NOT ?5)
+                    """),
+                slot: 4)
             ensureSource = try db.statement(
                 "INSERT INTO sources (code, name, enabled, updated_at) VALUES (?1, ?1, 1, ?2) ON CONFLICT (code) DO NOTHING")
         }
@@ -185,65 +356,214 @@ extension Store {
             switch record {
             case .product(let p): return try product(p)
             case .price(let p):
-                both(insertPrice, updatePrice) { st in
+                let now = self.now
+                return try upsert(price) { st in
                     st.bind(1, p.sku)
                     st.bind(2, p.price.currency.code)
                     st.bind(3, p.price.minorUnits)
                     st.bind(4, now)
+                    st.bind(5, p.minQuantity)
                 }
-                return try insertOrUpdate(insertPrice, updatePrice)
             case .stock(let s):
-                if !knownSources.contains(s.sourceCode) {
-                    ensureSource.bind(1, s.sourceCode)
-                    ensureSource.bind(2, now)
-                    try ensureSource.run()
-                    knownSources.insert(s.sourceCode)
-                }
-                both(insertStock, updateStock) { st in
-                    st.bind(1, s.sku)
-                    st.bind(2, s.sourceCode)
-                    st.bind(3, s.quantity)
-                    st.bind(4, s.status.rawValue)
-                    st.bind(5, now)
-                }
-                return try insertOrUpdate(insertStock, updateStock)
+                try ensure(source: s.sourceCode)
+                let outcome = try store(stock: s, quantity: s.quantity, status: s.status)
+                if let snapshotRunID { try rememberForSnapshot(snapshotRunID, s) }
+                return outcome
             case .source(let s):
-                both(insertSource, updateSource) { st in
+                let now = self.now
+                knownSources.insert(s.code)
+                return try upsert(source) { st in
                     st.bind(1, s.code)
                     st.bind(2, s.name)
                     st.bind(3, s.enabled)
                     st.bind(4, now)
                 }
-                knownSources.insert(s.code)
-                return try insertOrUpdate(insertSource, updateSource)
+            case .category(let input):
+                let c = input.texts.isEmpty ? input : ((try? input.validated()) ?? input)
+                let names = AttributesJSON.encode(c.texts)
+                let now = self.now
+                return try upsert(category) { st in
+                    st.bind(1, c.code)
+                    st.bind(2, c.name)
+                    st.bind(3, c.parent)
+                    st.bind(4, c.position)
+                    st.bind(5, names)
+                    st.bind(6, now)
+                }
             }
         }
 
-        func product(_ p: Product) throws(SQLiteError) -> UpsertOutcome {
+        /// Upserts one stock row with the given quantity and status.
+        private mutating func store(stock s: InventorySourceItem, quantity: Int64, status: StockStatus) throws(SQLiteError)
+            -> UpsertOutcome
+        {
+            let now = self.now
+            return try upsert(stock) { st in
+                st.bind(1, s.sku)
+                st.bind(2, s.sourceCode)
+                st.bind(3, quantity)
+                st.bind(4, status.rawValue)
+                st.bind(5, now)
+            }
+        }
+
+        /// What a relative stock adjustment did: applied with an outcome, or refused with the reason.
+        enum Adjustment {
+            case applied(UpsertOutcome)
+            case refused(String)
+        }
+
+        /// Adds `s.quantity` (an adjustment) to the stored quantity of (sku, source), 0 when there is no row.
+        mutating func adjust(_ s: InventorySourceItem) throws(SQLiteError) -> Adjustment {
+            try ensure(source: s.sourceCode)
+            let select = try db.statement(
+                "SELECT quantity, status FROM inventory_source_items WHERE sku = ?1 AND source_code = ?2")
+            select.bind(1, s.sku)
+            select.bind(2, s.sourceCode)
+            var current: (quantity: Int64, status: StockStatus)?
+            if try select.step() {
+                current = (select.int64(0), select.withTextBytes(1) { $0.count == 8 ? .inStock : .outOfStock })
+            }
+            select.reset()
+            let base = current?.quantity ?? 0
+            let (quantity, overflow) = base.addingReportingOverflow(s.quantity)
+            let was = current == nil ? "0 (no stock recorded yet)" : "\(base)"
+            if overflow {
+                return .refused(
+                    "the adjustment \(s.quantity) would take the quantity of '\(s.sku)' at '\(s.sourceCode)' from \(was) "
+                        + "beyond the largest quantity storable; it was not applied")
+            }
+            if quantity < 0 {
+                return .refused(
+                    "the adjustment \(s.quantity) would take the quantity of '\(s.sku)' at '\(s.sourceCode)' from \(was) "
+                        + "to \(quantity), below 0; it was not applied (check the order of the deltas, or send a snapshot)")
+            }
+            let status = s.statusIsGiven ? s.status : StockStatus.implied(byQuantity: quantity)
+            if let current, current.quantity == quantity, current.status == status { return .applied(.unchanged) }
+            return .applied(try store(stock: s, quantity: quantity, status: status))
+        }
+
+        private mutating func ensure(source code: String) throws(SQLiteError) {
+            guard !knownSources.contains(code) else { return }
+            ensureSource.bind(1, code)
+            ensureSource.bind(2, now)
+            try ensureSource.run()
+            knownSources.insert(code)
+        }
+
+        private mutating func rememberForSnapshot(_ runID: Int64, _ s: InventorySourceItem) throws(SQLiteError) {
+            let seen = try db.statement(
+                "INSERT INTO temp.snapshot_seen (run_id, source_code, sku) VALUES (?1, ?2, ?3) ON CONFLICT DO NOTHING")
+            seen.bind(1, runID)
+            seen.bind(2, s.sourceCode)
+            seen.bind(3, s.sku)
+            try seen.run()
+            if snapshotSources.insert(s.sourceCode).inserted {
+                let source = try db.statement(
+                    "INSERT INTO temp.snapshot_sources (run_id, source_code) VALUES (?1, ?2) ON CONFLICT DO NOTHING")
+                source.bind(1, runID)
+                source.bind(2, s.sourceCode)
+                try source.run()
+            }
+        }
+
+        mutating func product(_ input: Product) throws(SQLiteError) -> UpsertOutcome {
+            // Normalize what validation would (repeated categories, language tag case); the batch is valid already.
+            let p = input.categories.count < 2 && input.texts.isEmpty ? input : ((try? input.validated()) ?? input)
             let attributes = AttributesJSON.encode(p.attributes)
-            both(insertProduct, updateProduct) { st in
+            let digest = ContentDigest.of(categories: p.categories, media: p.media, texts: p.texts)
+            let now = self.now
+            let outcome = try upsert(product) { st in
                 st.bind(1, p.sku)
                 st.bind(2, p.name)
                 st.bind(3, p.description)
                 st.bind(4, p.status.rawValue)
                 st.bind(5, attributes)
                 st.bind(6, now)
+                st.bindBlob(7, digest)
             }
-            return try insertOrUpdate(insertProduct, updateProduct)
+            switch outcome {
+            case .unchanged: break
+            case .inserted:
+                if digest != nil { try writeContent(of: p) }
+            case .updated:
+                // Something changed, perhaps only the name: replace the content rows (three index seeks when empty).
+                try Store.deleteContent(db, sku: p.sku)
+                if digest != nil { try writeContent(of: p) }
+            }
+            return outcome
         }
 
-        /// Binds the same parameters on the insert and the update statement (no array per record).
-        @inline(__always)
-        private func both(_ a: Statement, _ b: Statement, _ bind: (Statement) -> Void) {
-            bind(a)
-            bind(b)
+        /// Inserts the category links, media and texts of a product that has none stored.
+        private func writeContent(of p: Product) throws(SQLiteError) {
+            if !p.categories.isEmpty {
+                let st = try db.statement("INSERT INTO product_categories (sku, position, category_code) VALUES (?1, ?2, ?3)")
+                for (position, code) in p.categories.enumerated() {
+                    st.bind(1, p.sku)
+                    st.bind(2, Int64(position))
+                    st.bind(3, code)
+                    try st.run()
+                }
+            }
+            if !p.media.isEmpty {
+                let st = try db.statement("INSERT INTO product_media (sku, position, url) VALUES (?1, ?2, ?3)")
+                for (position, url) in p.media.enumerated() {
+                    st.bind(1, p.sku)
+                    st.bind(2, Int64(position))
+                    st.bind(3, url)
+                    try st.run()
+                }
+            }
+            if !p.texts.isEmpty {
+                let st = try db.statement("INSERT INTO product_texts (sku, lang, name, description) VALUES (?1, ?2, ?3, ?4)")
+                for (lang, text) in p.texts {
+                    st.bind(1, p.sku)
+                    st.bind(2, lang)
+                    st.bind(3, text.name)
+                    st.bind(4, text.description)
+                    try st.run()
+                }
+            }
         }
 
-        private func insertOrUpdate(_ insert: Statement, _ update: Statement) throws(SQLiteError) -> UpsertOutcome {
-            try insert.run()
-            if db.changes > 0 { return .inserted }
-            try update.run()
+        /// One upsert with `statements`, binding only the statements that run (see the type's comment).
+        private mutating func upsert(_ statements: Statements, _ bind: (Statement) -> Void) throws(SQLiteError)
+            -> UpsertOutcome
+        {
+            if expectNew[statements.slot] {
+                bind(statements.insert)
+                try statements.insert.run()
+                if db.changes > 0 { return .inserted }
+                expectNew[statements.slot] = false
+            } else {
+                let probe = statements.probe
+                bind(probe)
+                let found = try probe.step()
+                let differs = found && probe.int64(0) != 0
+                probe.reset()
+                if !found {
+                    bind(statements.insert)
+                    try statements.insert.run()
+                    expectNew[statements.slot] = true
+                    return .inserted
+                }
+                if !differs { return .unchanged }
+            }
+            bind(statements.update)
+            try statements.update.run()
             return db.changes > 0 ? .updated : .unchanged
+        }
+    }
+
+    /// Deletes the category links, media and texts of `sku`.
+    static func deleteContent(_ db: Connection, sku: String) throws(SQLiteError) {
+        for sql in [
+            "DELETE FROM product_categories WHERE sku = ?1", "DELETE FROM product_media WHERE sku = ?1",
+            "DELETE FROM product_texts WHERE sku = ?1",
+        ] {
+            let st = try db.statement(sql)
+            st.bind(1, sku)
+            try st.run()
         }
     }
 

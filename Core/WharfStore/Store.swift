@@ -15,6 +15,11 @@ import Glibc
 /// transaction. All methods are thread-safe. SQL never leaves this type: callers speak the model (see DESIGN.md,
 /// "Storage").
 ///
+/// Ingest comes in three shapes: `apply` stores one batch in its own transaction; `withRunTransaction` runs a
+/// whole ingest in one transaction (for connectors that must fail as a whole); `beginSnapshot` /
+/// `finishSnapshot` turn a run into a full inventory snapshot that zeroes what it did not mention. Relative stock
+/// deltas are an `ApplyOptions` switch.
+///
 /// ```swift
 /// let store = try Store(path: "/var/lib/wharf/wharf.sqlite")
 /// let counts = try store.apply(records, cursor: (connector: "erp-stock", value: "2026-11-23T12:00:00Z"))
@@ -58,6 +63,13 @@ public final class Store: Sendable {
             throw StoreError(code: .cannotOpen, message: "cannot open database \(path): \(error.message)", sqliteCode: error.code)
         }
         try Migrations.migrate(writer)
+        do throws(SQLiteError) {
+            try writer.execute(Snapshots.createTables)
+        } catch {
+            throw StoreError(
+                code: .cannotOpen, message: "cannot open database \(path): cannot create temporary tables: \(error.message)",
+                sqliteCode: error.code)
+        }
 
         var readers: [Connection] = []
         for _ in 0..<readerCount {
@@ -77,7 +89,8 @@ public final class Store: Sendable {
         self.readerSlots = DispatchSemaphore(value: readerCount)
     }
 
-    /// Closes every connection. Later calls fail with `StoreError.Code.closed`; reads still running finish first.
+    /// Closes every connection. Later calls fail with `StoreError.Code.closed`; reads still running finish first,
+    /// and a run transaction in progress is waited for (so never call this from inside `withRunTransaction`'s body).
     /// Safe to call more than once; also done when the store is released.
     public func close() {
         writer.withLock { connection in
@@ -107,6 +120,9 @@ public final class Store: Sendable {
 
     /// The one connection that writes, nil once closed.
     let writer: Mutex<Connection?>
+    /// The thread running `withRunTransaction`'s body (which holds `writer`), 0 when none: a write from that thread
+    /// would wait for itself forever, so it fails with `.misuse` instead.
+    let runTransactionThread = Atomic<UInt>(0)
     /// Idle read-only connections.
     let pool: Mutex<ReaderPool>
     /// Counts idle readers so a read waits (without spinning) when all are busy.
@@ -115,7 +131,13 @@ public final class Store: Sendable {
     /// Runs `body` on the writer connection, holding the write mutex. `what` describes the operation for errors
     /// ("apply a batch of 500 records").
     func write<T: Sendable>(_ what: @autoclosure () -> String, _ body: (Connection) throws -> T) throws(StoreError) -> T {
-        try writer.withLock { (connection: inout Connection?) throws(StoreError) -> T in
+        if runTransactionThread.load(ordering: .acquiring) == Store.currentThread() {
+            throw StoreError(
+                code: .misuse,
+                message: "cannot \(what()) in database \(path) inside withRunTransaction: the run holds the writer; use "
+                    + "the RunWriter it was given")
+        }
+        return try writer.withLock { (connection: inout Connection?) throws(StoreError) -> T in
             guard let connection else { throw closedError() }
             do {
                 return try body(connection)
@@ -155,6 +177,9 @@ public final class Store: Sendable {
         if closed { connection.close() }
         readerSlots.signal()
     }
+
+    /// An id of the calling thread, never 0.
+    static func currentThread() -> UInt { UInt(pthread_self()) }
 
     func closedError() -> StoreError {
         StoreError(code: .closed, message: "database \(path) is closed")

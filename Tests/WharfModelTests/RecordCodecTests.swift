@@ -69,7 +69,7 @@ final class RecordCodecTests: XCTestCase {
     func testUnknownEntity() {
         XCTAssertEqual(
             error("order", [("id", "1")]),
-            FieldError(field: nil, reason: "unknown entity 'order'; this host knows source, product, price, stock"))
+            FieldError(field: nil, reason: "unknown entity 'order'; this host knows source, product, price, stock, category"))
         XCTAssertEqual(error("Product", [("sku", "A"), ("name", "N")]).field, nil)
     }
 
@@ -78,7 +78,8 @@ final class RecordCodecTests: XCTestCase {
         XCTAssertEqual(e.field, "colour")
         XCTAssertEqual(
             e.reason,
-            "unknown field 'colour' for entity product; known fields: sku, name, description, status, attr.<name>")
+            "unknown field 'colour' for entity product; known fields: sku, name, description, status, attr.<name>, "
+                + "category, media, name.<lang>, description.<lang>")
         XCTAssertEqual(error("price", [("sku", "A"), ("currency", "EUR"), ("amount", "1"), ("price", "1")]).field, "price")
         XCTAssertEqual(error("stock", [("sku", "A"), ("source", "w"), ("quantity", "1"), ("qty", "1")]).field, "qty")
         XCTAssertEqual(error("source", [("code", "w"), ("Name", "x")]).field, "Name")
@@ -178,6 +179,9 @@ final class RecordCodecTests: XCTestCase {
             case .source(var s):
                 s.updatedAt = nil
                 expected = .source(s)
+            case .category(var c):
+                c.updatedAt = nil
+                expected = .category(c)
             }
             XCTAssertEqual(try RecordCodec.decode(entity: original.entity, fields: input).get(), expected)
         }
@@ -200,7 +204,7 @@ final class RecordCodecTests: XCTestCase {
     }
 
     func testEntityNames() {
-        XCTAssertEqual(ModelRecord.entities, ["source", "product", "price", "stock"])
+        XCTAssertEqual(ModelRecord.entities, ["source", "product", "price", "stock", "category"])
         XCTAssertEqual(ModelRecord.product(Product(sku: "A", name: "N")).entity, "product")
         XCTAssertEqual(RecordCodec.fieldNames(entity: "stock"), ["sku", "source", "quantity", "status"])
         XCTAssertNil(RecordCodec.fieldNames(entity: "order"))

@@ -83,6 +83,57 @@ final class ApplyTests: StoreTestCase {
         XCTAssertEqual(try store.inventory(sku: "A")?.items.first?.updatedAt, Timestamp(millisecondsSinceEpoch: 1000))
     }
 
+    /// The upserter guesses per entity whether the next record is new (INSERT first) or known (probe first); every
+    /// mix of new, unchanged and changed records in any order must still be counted and stored exactly.
+    func testMixedNewUnchangedAndChangedRecordsAreCountedExactly() throws {
+        var model: [String: Int64] = [:]  // "entity key" -> value, what the store should hold
+        var generator = SystemRandomNumberGenerator()
+        for round in 0..<6 {
+            var batch: [ModelRecord] = []
+            var expected = Store.UpsertCounts()
+            for _ in 0..<300 {
+                let n = Int.random(in: 0..<40, using: &generator)
+                let value = Int64.random(in: 0..<3, using: &generator)
+                let record: ModelRecord
+                let key: String
+                switch Int.random(in: 0..<4, using: &generator) {
+                case 0:
+                    record = product("P\(n)", "name \(value)")
+                    key = "product P\(n)"
+                case 1:
+                    record = .price(BasePrice(sku: "P\(n)", price: Money(minorUnits: value, currency: eur), minQuantity: 1 + Int64(n % 3)))
+                    key = "price P\(n) \(n % 3)"
+                case 2:
+                    record = stock("P\(n)", "w\(n % 2)", value)
+                    key = "stock P\(n) w\(n % 2)"
+                default:
+                    record = .category(Category(code: "C\(n)", name: "name \(value)", position: value))
+                    key = "category C\(n)"
+                }
+                switch model[key] {
+                case nil: expected.inserted += 1
+                case value: expected.unchanged += 1
+                default: expected.updated += 1
+                }
+                model[key] = value
+                batch.append(record)
+            }
+            XCTAssertEqual(try store.apply(batch, cursor: nil), expected, "round \(round)")
+        }
+        for (key, value) in model {
+            let parts = key.split(separator: " ").map(String.init)
+            switch parts[0] {
+            case "product": XCTAssertEqual(try store.product(sku: parts[1])?.name, "name \(value)", key)
+            case "price":
+                let tier = try store.basePrices(sku: parts[1]).first { $0.minQuantity == 1 + Int64(parts[2])! }
+                XCTAssertEqual(tier?.price.minorUnits, value, key)
+            case "stock":
+                XCTAssertEqual(try store.inventory(sku: parts[1])?.items.first { $0.sourceCode == parts[2] }?.quantity, value, key)
+            default: XCTAssertEqual(try store.category(code: parts[1])?.position, value, key)
+            }
+        }
+    }
+
     func testSameKeyTwiceInOneBatch() throws {
         XCTAssertEqual(try store.apply([product("A"), product("A"), product("A", "New")], cursor: nil), .counts(1, 1, 1))
         XCTAssertEqual(try store.product(sku: "A")?.name, "New")

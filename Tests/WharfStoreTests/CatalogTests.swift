@@ -207,6 +207,9 @@ final class CatalogTests: StoreTestCase {
         for i in (0..<25).reversed() {
             let sku = "S\(String(format: "%02d", i))"
             records += [product(sku), price(sku, Int64(i), usd), price(sku, Int64(i)), stock(sku, "w2", Int64(i)), stock(sku, "w1", 1)]
+            // Tiers share SKU and currency: the price key has three parts.
+            if i % 5 == 0 { records.append(.price(BasePrice(sku: sku, price: Money(minorUnits: 1, currency: eur), minQuantity: 10))) }
+            if i % 2 == 0 { records.append(.category(Category(code: "cat-\(sku)", name: "C"))) }
         }
         _ = try store.apply(records, cursor: nil)
         for batchSize in [1, 4, 7, 50, 10_000] {
@@ -220,15 +223,16 @@ final class CatalogTests: StoreTestCase {
                     all += batch
                     return true
                 }
-                let expectedCount = ["source": 2, "product": 25, "price": 50, "stock": 50][entity]!
+                let expectedCount = ["source": 2, "product": 25, "price": 55, "stock": 50, "category": 13][entity]!
                 XCTAssertEqual(all.count, expectedCount, "\(entity) \(batchSize)")
                 XCTAssertTrue(all.allSatisfy { $0.entity == entity })
                 let keys = all.map { record -> String in
                     switch record {
                     case .product(let p): return p.sku
-                    case .price(let p): return p.sku + "|" + p.price.currency.code
+                    case .price(let p): return p.sku + "|" + p.price.currency.code + "|" + String(p.minQuantity + 100)
                     case .stock(let s): return s.sku + "|" + s.sourceCode
                     case .source(let s): return s.code
+                    case .category(let c): return c.code
                     }
                 }
                 XCTAssertEqual(keys, keys.sorted(), "\(entity) in key order")
@@ -290,7 +294,8 @@ final class CatalogTests: StoreTestCase {
         }
         XCTAssertThrowsError(try store.readRecords(entity: "order", changedSince: nil, batchSize: 2) { _ in true }) {
             XCTAssertEqual(
-                ($0 as? StoreError)?.message, "unknown entity 'order'; this host knows source, product, price, stock")
+                ($0 as? StoreError)?.message,
+                "unknown entity 'order'; this host knows source, product, price, stock, category")
         }
         for size in [0, 10_001] {
             XCTAssertThrowsError(try store.readRecords(entity: "product", changedSince: nil, batchSize: size) { _ in true }) {

@@ -21,6 +21,7 @@ final class OpenAndMigrationTests: XCTestCase {
         }
         for table in [
             "api_keys", "base_prices", "cursors", "inventory_source_items", "products", "rejects", "runs", "sources",
+            "categories", "product_categories", "product_media", "product_texts",
         ] {
             XCTAssertTrue(tables.contains(table), "missing table \(table) in \(tables)")
         }
@@ -63,6 +64,64 @@ final class OpenAndMigrationTests: XCTestCase {
         XCTAssertEqual(try second.product(sku: "A")?.name, "From first")
     }
 
+    /// A database at schema version 1 (as the previous Wharf wrote it), populated, opened by this build: migration 2
+    /// keeps every row, turns prices into the tier from 1 unit, and the old data reads and re-imports as unchanged.
+    func testMigrationFromVersion1KeepsData() throws {
+        let folder = TemporaryDirectory()
+        let path = folder.file("wharf.sqlite")
+        let old = try Connection(path: path, flags: 0x2 | 0x4)  // READWRITE | CREATE
+        try old.execute("PRAGMA journal_mode = WAL")
+        try Migrations.migrate(old, upTo: 1)
+        XCTAssertEqual(try old.scalarInt("PRAGMA user_version"), 1)
+        try old.execute(
+            """
+            INSERT INTO sources VALUES ('wh1', 'Main', 1, 100);
+            INSERT INTO products VALUES ('A', 'Shirt', 'Cotton', 'active', '{"color":"red"}', 100, 200);
+            INSERT INTO products VALUES ('B', 'Socks', NULL, 'inactive', '{}', 100, 200);
+            INSERT INTO base_prices VALUES ('A', 'EUR', 1250, 300);
+            INSERT INTO base_prices VALUES ('A', 'USD', 1400, 300);
+            INSERT INTO base_prices VALUES ('ORPHAN', 'JPY', 500, 300);
+            INSERT INTO inventory_source_items VALUES ('A', 'wh1', 7, 'in_stock', 400);
+            INSERT INTO cursors VALUES ('erp', 'c-41', 500);
+            """)
+        old.close()
+
+        let store = try Store(path: path)
+        defer { store.close() }
+        XCTAssertEqual(try store.write("v") { try $0.scalarInt("PRAGMA user_version") }, 2)
+        let a = try XCTUnwrap(try store.product(sku: "A"))
+        XCTAssertEqual(a.name, "Shirt")
+        XCTAssertEqual(a.attributes, ["color": "red"])
+        XCTAssertEqual(a.categories, [])
+        XCTAssertEqual(a.updatedAt, Timestamp(millisecondsSinceEpoch: 200))
+        XCTAssertEqual(try store.product(sku: "B")?.status, .inactive)
+        XCTAssertEqual(
+            try store.basePrices(sku: "A").map {
+                "\($0.price.currency.code)@\($0.minQuantity)=\($0.price.minorUnits)/\($0.updatedAt!.millisecondsSinceEpoch)"
+            },
+            ["EUR@1=1250/300", "USD@1=1400/300"])
+        XCTAssertEqual(try store.basePrices(sku: "ORPHAN").map(\.minQuantity), [1])
+        XCTAssertEqual(try store.inventory(sku: "A")?.totalQuantity, 7)
+        XCTAssertEqual(try store.cursor(connector: "erp"), "c-41")
+        XCTAssertEqual(try store.sources().map(\.name), ["Main"])
+        // The same data imported again is unchanged: no content digest on either side, prices at tier 1.
+        let eur = Currency(code: "EUR")!
+        XCTAssertEqual(
+            try store.apply(
+                [.product(Product(sku: "A", name: "Shirt", description: "Cotton", attributes: ["color": "red"])),
+                 .price(BasePrice(sku: "A", price: Money(minorUnits: 1250, currency: eur)))], cursor: nil),
+            Store.UpsertCounts(unchanged: 2))
+        // The new key takes tiers next to the migrated price.
+        XCTAssertEqual(
+            try store.apply([.price(BasePrice(sku: "A", price: Money(minorUnits: 1000, currency: eur), minQuantity: 10))], cursor: nil),
+            Store.UpsertCounts(inserted: 1))
+        XCTAssertEqual(try store.basePrices(sku: "A").count, 3)
+        // The rebuilt table kept its CHECKs and its index.
+        XCTAssertThrowsError(try store.write("t") { try $0.execute("INSERT INTO base_prices VALUES ('X', 'EUR', 0, 1, 1)") })
+        XCTAssertEqual(
+            try store.write("i") { try $0.scalarInt("SELECT count(*) FROM sqlite_schema WHERE name = 'base_prices_by_updated_at'") }, 1)
+    }
+
     func testNewerSchemaIsRefused() throws {
         let folder = TemporaryDirectory()
         let path = folder.file("wharf.sqlite")
@@ -75,8 +134,9 @@ final class OpenAndMigrationTests: XCTestCase {
             XCTAssertEqual(e?.code, .newerSchema)
             XCTAssertEqual(
                 e?.message,
-                "database \(path) has schema version 99, but this Wharf knows only up to version 1; it was written by "
-                    + "a newer Wharf: run that version, or use another database file")
+                "database \(path) has schema version 99, but this Wharf knows only up to version "
+                    + "\(Migrations.latestVersion); it was written by a newer Wharf: run that version, or use another "
+                    + "database file")
         }
     }
 

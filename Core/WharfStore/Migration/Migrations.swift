@@ -111,11 +111,74 @@ enum Migrations {
                     revoked_at   INTEGER
                 ) WITHOUT ROWID;
                 """),
+        Migration(
+            version: 2, name: "categories, product texts, media and category links, price tiers",
+            sql: """
+                -- The PIM's category tree. No foreign key to the parent: feeds arrive in any order.
+                CREATE TABLE categories (
+                    code         TEXT PRIMARY KEY NOT NULL,
+                    name         TEXT NOT NULL,
+                    parent_code  TEXT,
+                    position     INTEGER,
+                    names        TEXT NOT NULL DEFAULT '{}',          -- per-language names: flat JSON object, keys in byte order
+                    updated_at   INTEGER NOT NULL
+                ) WITHOUT ROWID;
+                CREATE INDEX categories_by_parent ON categories (parent_code, position, code);
+                CREATE INDEX categories_by_updated_at ON categories (updated_at);
+
+                -- A product's categories, texts and media. Rows exist only for stored products (a product upsert
+                -- replaces them, deleting a product removes them). No foreign keys to categories: a product may name
+                -- a category before the PIM delivers it.
+                CREATE TABLE product_categories (
+                    sku            TEXT NOT NULL,
+                    position       INTEGER NOT NULL,                  -- 0-based, in the order the feed gave
+                    category_code  TEXT NOT NULL,
+                    PRIMARY KEY (sku, position)
+                ) WITHOUT ROWID;
+                CREATE INDEX product_categories_by_category ON product_categories (category_code, sku);
+
+                -- A rowid table: descriptions make rows too wide for WITHOUT ROWID to pay off.
+                CREATE TABLE product_texts (
+                    sku          TEXT NOT NULL,
+                    lang         TEXT NOT NULL,                       -- BCP 47 tag in conventional case ("en-GB")
+                    name         TEXT,
+                    description  TEXT,
+                    PRIMARY KEY (sku, lang)
+                );
+
+                CREATE TABLE product_media (
+                    sku       TEXT NOT NULL,
+                    position  INTEGER NOT NULL,                       -- 0-based, in order
+                    url       TEXT NOT NULL,
+                    PRIMARY KEY (sku, position)
+                ) WITHOUT ROWID;
+
+                -- A 16-byte digest of the product's categories, media and texts (NULL when it has none), so an import
+                -- tells an unchanged product with one comparison in the UPDATE and reads skip the three tables for
+                -- products without such content.
+                ALTER TABLE products ADD COLUMN content_digest BLOB;
+
+                -- Price tiers: the key gains the minimum quantity; existing prices are the tier from 1 unit.
+                CREATE TABLE base_prices_v2 (
+                    sku           TEXT NOT NULL,
+                    currency      TEXT NOT NULL CHECK (length(currency) = 3),
+                    min_quantity  INTEGER NOT NULL DEFAULT 1 CHECK (min_quantity >= 1),
+                    amount        INTEGER NOT NULL CHECK (amount >= 0),  -- minor units of currency
+                    updated_at    INTEGER NOT NULL,
+                    PRIMARY KEY (sku, currency, min_quantity)
+                ) WITHOUT ROWID;
+                INSERT INTO base_prices_v2 (sku, currency, min_quantity, amount, updated_at)
+                    SELECT sku, currency, 1, amount, updated_at FROM base_prices;
+                DROP TABLE base_prices;
+                ALTER TABLE base_prices_v2 RENAME TO base_prices;
+                CREATE INDEX base_prices_by_updated_at ON base_prices (updated_at);
+                """),
     ]
 
-    /// Brings the database on `db` (the writer) to the latest version, one transaction per migration. Refuses a
-    /// database from a newer Wharf and an SQLite file that belongs to another application.
-    static func migrate(_ db: Connection) throws(StoreError) {
+    /// Brings the database on `db` (the writer) to the latest version (or to `target`, for tests that build an
+    /// older schema), one transaction per migration. Refuses a database from a newer Wharf and an SQLite file that
+    /// belongs to another application.
+    static func migrate(_ db: Connection, upTo target: Int64 = latestVersion) throws(StoreError) {
         let path = db.path
         func fail(_ code: StoreError.Code, _ message: String, _ sqlite: SQLiteError? = nil) -> StoreError {
             StoreError(code: code, message: message, sqliteCode: sqlite?.code)
@@ -137,7 +200,7 @@ enum Migrations {
                     + "point Wharf at a new or existing Wharf database file")
         }
         if version > latestVersion { throw newer(path, version) }
-        for migration in all where migration.version > version {
+        for migration in all where migration.version > version && migration.version <= target {
             do {
                 try db.transaction {
                     // Another process may have migrated between our read and our write lock.

@@ -188,6 +188,10 @@ final class Statement {
         bytes.withUnsafeBufferPointer { bindText(index, $0) }
     }
 
+    func bindBlob(_ index: Int32, _ bytes: [UInt8]?) {
+        if let bytes { bindBlob(index, bytes) } else { sqlite3_bind_null(handle, index) }
+    }
+
     func bindBlob(_ index: Int32, _ bytes: [UInt8]) {
         bytes.withUnsafeBytes { raw in
             // A zero-length blob still needs a non-NULL pointer, or SQLite binds NULL.

@@ -1,0 +1,199 @@
+import CSQLite
+import WharfModel
+
+extension Store {
+    /// What `finishSnapshot` does with the stock of a source in the snapshot that the snapshot did not mention.
+    public enum AbsentStock: String, Sendable, Hashable, CaseIterable {
+        /// Sets it to quantity 0, out of stock: the snapshot is the whole truth for the sources it covers.
+        case zero
+        /// Leaves it as it is (the snapshot only updated what it listed).
+        case keep
+    }
+
+    /// Marks run `runID` (running, from `beginRun`) as a full inventory snapshot: from now on every stock record
+    /// applied with `ApplyOptions(runID: runID)` — inserted, updated or unchanged — is remembered until
+    /// `finishSnapshot` or `abandonSnapshot`.
+    ///
+    /// The memory lives in temporary tables of this store's writer connection (on disk, with a bounded cache), so
+    /// it stays flat for millions of records and disappears with the process: a snapshot interrupted by a crash is
+    /// never finished and zeroes nothing. Fails with `.notFound` for an unknown run and `.misuse` when the run is
+    /// not running or already has an open snapshot.
+    public func beginSnapshot(runID: Int64) throws(StoreError) {
+        try write("begin an inventory snapshot for run \(runID)") { db in
+            try db.transaction { try Snapshots.begin(db, runID: runID) }
+        }
+    }
+
+    /// Ends the full inventory snapshot of run `runID` and returns how many stock items it set to zero.
+    ///
+    /// With `.zero`, every stock item of a source that appeared in the snapshot but whose (SKU, source) the
+    /// snapshot did not mention is set to quantity 0, out of stock (its `updatedAt` moves only when that changes
+    /// something); sources that did not appear in the snapshot are untouched. Only source quantities change: a
+    /// snapshot never touches reservations (see DESIGN.md, "Storage"). With `.keep`, nothing changes. Either way
+    /// the snapshot is forgotten, in one transaction with the zeroing.
+    ///
+    /// Fails with `.misuse` when no snapshot is open for the run (never begun, already finished or abandoned, or
+    /// begun by a process that has since stopped), and — without zeroing anything — when the run is recorded as
+    /// failed or cancelled: an incomplete snapshot must not erase stock. Call `abandonSnapshot` for such runs.
+    public func finishSnapshot(runID: Int64, absent: AbsentStock) throws(StoreError) -> Int64 {
+        let now = Timestamp.now().millisecondsSinceEpoch
+        let outcome = try write("finish the inventory snapshot of run \(runID)") { db in
+            try Snapshots.finishInTransaction(db, runID: runID, absent: absent, now: now)
+        }
+        return try outcome.zeroed(path: path, runID: runID)
+    }
+
+    /// Forgets the open snapshot of run `runID` without changing any stock (for a run that failed or was
+    /// cancelled). Does nothing when no snapshot is open for the run.
+    public func abandonSnapshot(runID: Int64) throws(StoreError) {
+        try write("abandon the inventory snapshot of run \(runID)") { db in
+            try db.transaction { try Snapshots.forget(db, runID: runID) }
+        }
+    }
+
+    // MARK: Not public
+
+    /// Full inventory snapshots: which (SKU, source) pairs a run delivered, to zero the rest at the end.
+    ///
+    /// Why TEMP tables on the writer rather than a marker column on `inventory_source_items`: a marker would turn
+    /// every unchanged stock record into a row write (the whole table rewritten, and the WAL grown, by every daily
+    /// snapshot), while an unchanged import should write nothing to the database. A TEMP table costs one insert
+    /// into a private B-tree per record, is invisible to readers and other processes, takes part in the batch's
+    /// transaction (a rolled-back batch forgets its records too), spills to a temporary file beyond its cache
+    /// (`temp_store = FILE`, bounded `temp.cache_size`), so memory stays flat at millions of rows, and vanishes with
+    /// the connection, so a crashed run can never finish its snapshot. Its key starts with (run, source) so the
+    /// finishing UPDATE, which walks the items of each source in the snapshot, probes it in order.
+    enum Snapshots {
+        static let createTables = """
+            PRAGMA temp_store = FILE;
+            PRAGMA temp.cache_size = -32768;
+            CREATE TEMP TABLE IF NOT EXISTS snapshot_runs (run_id INTEGER PRIMARY KEY);
+            CREATE TEMP TABLE IF NOT EXISTS snapshot_sources (
+                run_id INTEGER NOT NULL, source_code TEXT NOT NULL, PRIMARY KEY (run_id, source_code)
+            ) WITHOUT ROWID;
+            CREATE TEMP TABLE IF NOT EXISTS snapshot_seen (
+                run_id INTEGER NOT NULL, source_code TEXT NOT NULL, sku TEXT NOT NULL, PRIMARY KEY (run_id, source_code, sku)
+            ) WITHOUT ROWID;
+            """
+
+        static func isOpen(_ db: Connection, runID: Int64) throws(SQLiteError) -> Bool {
+            let st = try db.statement("SELECT 1 FROM temp.snapshot_runs WHERE run_id = ?1")
+            defer { st.reset() }
+            st.bind(1, runID)
+            return try st.step()
+        }
+
+        /// The state of run `runID`, or nil when there is no such run.
+        static func runState(_ db: Connection, runID: Int64) throws(SQLiteError) -> RunState? {
+            let st = try db.statement("SELECT state FROM runs WHERE id = ?1")
+            defer { st.reset() }
+            st.bind(1, runID)
+            return try st.step() ? RunState(rawValue: st.text(0)) ?? .failed : nil
+        }
+
+        static func begin(_ db: Connection, runID: Int64) throws {
+            guard let state = try runState(db, runID: runID) else {
+                throw StoreError(
+                    code: .notFound,
+                    message: "cannot begin an inventory snapshot for run \(runID) in database \(db.path): there is no such "
+                        + "run; begin the run first")
+            }
+            guard state == .running else {
+                throw StoreError(
+                    code: .misuse,
+                    message: "cannot begin an inventory snapshot for run \(runID) in database \(db.path): the run is "
+                        + "\(state.rawValue), not running")
+            }
+            guard try !isOpen(db, runID: runID) else {
+                throw StoreError(
+                    code: .misuse,
+                    message: "cannot begin an inventory snapshot for run \(runID) in database \(db.path): one is already open")
+            }
+            let st = try db.statement("INSERT INTO temp.snapshot_runs (run_id) VALUES (?1)")
+            st.bind(1, runID)
+            try st.run()
+        }
+
+        /// What finishing did: zeroed so many items, or refused to zero for a failed run (and forgot the snapshot).
+        enum Finish: Sendable {
+            case zeroed(Int64)
+            case refused(RunState)
+
+            /// The items zeroed, or the error for a refusal.
+            func zeroed(path: String, runID: Int64) throws(StoreError) -> Int64 {
+                switch self {
+                case .zeroed(let n): return n
+                case .refused(let state):
+                    throw StoreError(
+                        code: .misuse,
+                        message: "did not zero the stock missing from the inventory snapshot of run \(runID) in database "
+                            + "\(path): the run is \(state.rawValue), so the snapshot may be incomplete; the snapshot was "
+                            + "abandoned and no stock changed (call abandonSnapshot for runs that fail)")
+                }
+            }
+        }
+
+        /// `finish` in its own transaction, or inside the run transaction that is open on `db`.
+        static func finishInTransaction(_ db: Connection, runID: Int64, absent: AbsentStock, now: Int64) throws -> Finish {
+            if db.inTransaction {
+                try db.statement("SAVEPOINT wharf_snapshot").run()
+                do {
+                    let zeroed = try finish(db, runID: runID, absent: absent, now: now)
+                    try db.statement("RELEASE wharf_snapshot").run()
+                    return zeroed
+                } catch {
+                    if db.inTransaction {
+                        try? db.statement("ROLLBACK TO wharf_snapshot").run()
+                        try? db.statement("RELEASE wharf_snapshot").run()
+                    }
+                    throw error
+                }
+            }
+            return try db.transaction { try finish(db, runID: runID, absent: absent, now: now) }
+        }
+
+        static func finish(_ db: Connection, runID: Int64, absent: AbsentStock, now: Int64) throws -> Finish {
+            guard try isOpen(db, runID: runID) else {
+                throw StoreError(
+                    code: .misuse,
+                    message: "cannot finish the inventory snapshot of run \(runID) in database \(db.path): no snapshot is "
+                        + "open for it (never begun, already finished, or begun by a process that has stopped since)")
+            }
+            var zeroed: Int64 = 0
+            if absent == .zero {
+                let state = try runState(db, runID: runID)
+                if let state, state == .failed || state == .cancelled {
+                    try forget(db, runID: runID)
+                    return .refused(state)
+                }
+                let st = try db.statement(
+                    """
+                    UPDATE inventory_source_items SET quantity = 0, status = 'out_of_stock', updated_at = ?2
+                    WHERE source_code IN (SELECT source_code FROM temp.snapshot_sources WHERE run_id = ?1)
+                        AND (quantity <> 0 OR status <> 'out_of_stock')
+                        AND NOT EXISTS (
+                            SELECT 1 FROM temp.snapshot_seen AS seen
+                            WHERE seen.run_id = ?1 AND seen.source_code = inventory_source_items.source_code
+                                AND seen.sku = inventory_source_items.sku)
+                    """)
+                st.bind(1, runID)
+                st.bind(2, now)
+                try st.run()
+                zeroed = Int64(db.changes)
+            }
+            try forget(db, runID: runID)
+            return .zeroed(zeroed)
+        }
+
+        static func forget(_ db: Connection, runID: Int64) throws(SQLiteError) {
+            // With no other snapshot open, unconditional DELETEs let SQLite drop the pages wholesale.
+            let others = try db.scalarInt("SELECT count(*) FROM temp.snapshot_runs") > (try isOpen(db, runID: runID) ? 1 : 0)
+            for table in ["snapshot_seen", "snapshot_sources", "snapshot_runs"] {
+                let st = try db.statement(
+                    others ? "DELETE FROM temp.\(table) WHERE run_id = ?1" : "DELETE FROM temp.\(table)")
+                if others { st.bind(1, runID) }
+                try st.run()
+            }
+        }
+    }
+}
