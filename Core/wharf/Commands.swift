@@ -133,7 +133,8 @@ let runCommand = Command(
         wharf run CONNECTOR [--manifest FILE]
 
         Runs the connector's plugin once (ingest), records the run, and prints what it read, inserted, updated,
-        left unchanged and rejected. Ctrl-C cancels at the next batch boundary; committed batches are kept.
+        left unchanged and rejected. On a terminal a live line shows records, rate, elapsed time and, when the
+        plugin reports its position in the source, the time left; otherwise a plain line every 5 seconds. Ctrl-C cancels at the next batch boundary; committed batches are kept.
         Exit code 0 when the run succeeded (even with rejected records), 1 when it failed or was cancelled.
         """
 ) { words, context in
@@ -147,12 +148,18 @@ let runCommand = Command(
         cancellation.cancel()
     }
     source.resume()
+    let progress = RunProgress()
+    let reporter = ProgressReporter(progress: progress, connector: name)
+    reporter.start()
     let run: Run
     do {
-        run = try ConnectorRunner(deployment: deployment).ingest(connector: name, trigger: .manual, cancellation: cancellation)
+        run = try ConnectorRunner(deployment: deployment).ingest(
+            connector: name, trigger: .manual, cancellation: cancellation, progress: progress)
     } catch {
+        reporter.stop()
         throw CommandFailure(message: "\(error)")
     }
+    reporter.stop()
     source.cancel()
     let c = run.counts
     printOut("run \(run.id) of \(run.connector) \(run.state.rawValue): read \(c.read), inserted \(c.inserted), updated \(c.updated), unchanged \(c.unchanged), rejected \(c.rejected)")

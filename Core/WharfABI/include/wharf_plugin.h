@@ -383,6 +383,14 @@ typedef struct wharf_host_api {
      * Thread: the calling thread.
      */
     const char *(*resolve_path)(wharf_context *ctx, const char *path);
+
+    /**
+     * Tells the host how far the operation has come through its source, in bytes (or any unit, as long as `done`
+     * and `total` agree): `done` so far of `total` (0 when the total is unknown). The host shows it as progress and
+     * an estimate of the time left; calling it is optional and cheap (call it per batch, not per record).
+     * Thread: the calling thread, during `ingest` or `export_data`.
+     */
+    void (*report_progress)(wharf_context *ctx, uint64_t done, uint64_t total);
 } wharf_host_api;
 
 /* ============================================================================================================= */

@@ -39,6 +39,8 @@ final class ConnectorContext: @unchecked Sendable {
     let environment: [String: String]
     /// The folder relative config paths are resolved against: the manifest's folder.
     let baseDirectory: String
+    /// Live counters for whoever shows progress (nil when nobody does).
+    var progress: RunProgress?
 
     /// Counts of this call's records (ingest).
     var counts = RunCounts()
@@ -118,6 +120,7 @@ final class ConnectorContext: @unchecked Sendable {
         counts.updated += result.updated
         counts.unchanged += result.unchanged
         counts.rejected += Int64(invalid.count)
+        progress?.add(read: read, rejected: Int64(invalid.count))
         if let newCursor { cursor = .some(newCursor) }
         return result
     }

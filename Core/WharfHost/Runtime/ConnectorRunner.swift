@@ -31,7 +31,7 @@ public struct ConnectorRunner: Sendable {
     /// thread can answer with the run's id while it goes on).
     public func ingest(
         connector name: String, trigger: RunTrigger, cancellation: CancellationFlag = CancellationFlag(),
-        onStart: ((Run) -> Void)? = nil
+        progress: RunProgress? = nil, onStart: ((Run) -> Void)? = nil
     ) throws -> Run {
         guard let connector = deployment.manifest.connector(named: name) else {
             let known = deployment.manifest.connectors.map(\.name)
@@ -51,7 +51,7 @@ public struct ConnectorRunner: Sendable {
         var counts = RunCounts()
         let outcome: (RunState, String?)
         do {
-            counts = try perform(connector: connector, runID: run.id, cancellation: cancellation)
+            counts = try perform(connector: connector, runID: run.id, cancellation: cancellation, progress: progress)
             outcome = (.succeeded, nil)
         } catch {
             let failure = error
@@ -104,7 +104,9 @@ public struct ConnectorRunner: Sendable {
         var detail: String?
     }
 
-    private func perform(connector: ConnectorConfig, runID: Int64, cancellation: CancellationFlag) throws(RunFailure) -> RunCounts {
+    private func perform(
+        connector: ConnectorConfig, runID: Int64, cancellation: CancellationFlag, progress: RunProgress?
+    ) throws(RunFailure) -> RunCounts {
         let plugin = try Self.loadPlugin(connector, from: deployment.plugins)
         guard plugin.info.capabilities.contains(.ingest), let ingest = plugin.descriptor.pointee.ingest else {
             throw RunFailure(message: "plugin '\(plugin.info.id)' cannot ingest (capabilities: \(plugin.info.capabilities.names.joined(separator: ", ")))", counts: RunCounts())
@@ -117,6 +119,7 @@ public struct ConnectorRunner: Sendable {
         let context = ConnectorContext(
             connector: connector, phase: .ingest, store: deployment.store, runID: runID, logger: deployment.logger,
             cancellation: cancellation, baseDirectory: deployment.manifest.directory)
+        context.progress = progress
         let status = withExtendedLifetime(context) { ingest(instance, context.opaque) }
         do {
             try context.flushRejects()

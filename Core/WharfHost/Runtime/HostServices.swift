@@ -30,7 +30,8 @@ public enum HostServices {
             read_records: { ctx, request, callback, user in HostServices.readRecords(ctx, request, callback, user) },
             set_response: { ctx, data, length in HostServices.setResponse(ctx, data, length) },
             get_extension: { _ in nil },
-            resolve_path: { ctx, path in HostServices.resolvePath(ctx, path) }
+            resolve_path: { ctx, path in HostServices.resolvePath(ctx, path) },
+            report_progress: { ctx, done, total in ConnectorContext.from(ctx)?.progress?.report(done: done, total: total) }
         ))
         return UnsafePointer(table)
     }()
@@ -174,6 +175,7 @@ public enum HostServices {
             raw: RecordReader.text(value.raw, value.raw_len)))
         context.counts.read += 1
         context.counts.rejected += 1
+        context.progress?.add(read: 1, rejected: 1)
         return WHARF_OK
     }
 
