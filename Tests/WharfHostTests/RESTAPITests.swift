@@ -146,6 +146,20 @@ final class RESTAPITests: XCTestCase {
         XCTAssertEqual(try client.send("DELETE", "/v1/products/MUG-1", headers: auth(adminKey)).status, 404)
     }
 
+    func testProductContentCategoriesMediaAndTextsRoundTrip() throws {
+        let body = #"{"name":"Mug","categories":["kitchen","mugs"],"media":["https://cdn.example/mug.jpg"],"texts":{"de":{"name":"Becher","description":"Steingut"}}}"#
+        let put = try client.send("PUT", "/v1/products/MUG-9", headers: auth(adminKey), text: body)
+        XCTAssertEqual(put.status, 201, put.bodyText)
+        let product = try client.send("GET", "/v1/products/MUG-9", headers: auth(adminKey)).jsonObject()
+        XCTAssertEqual(product["categories"] as? [String], ["kitchen", "mugs"])
+        XCTAssertEqual(product["media"] as? [String], ["https://cdn.example/mug.jpg"])
+        XCTAssertEqual((product["texts"] as? [String: [String: String]])?["de"]?["name"], "Becher")
+        XCTAssertEqual(try client.send("PUT", "/v1/products/MUG-9", headers: auth(adminKey), text: body).status, 200)
+        let bad = try client.send("PUT", "/v1/products/MUG-9", headers: auth(adminKey), text: #"{"name":"Mug","categories":[1],"texts":{"de":"Becher"}}"#)
+        XCTAssertEqual(bad.status, 422)
+        XCTAssertEqual(Set((try bad.jsonObject()["errors"] as? [[String: Any]])?.compactMap { $0["field"] as? String } ?? []), ["categories", "texts.de"])
+    }
+
     func testSKUsWithReservedCharactersRoundTripThroughThePath() throws {
         let put = try client.send("PUT", "/v1/products/A%20B%2BC", headers: auth(adminKey), text: #"{"name":"Spaced"}"#)
         XCTAssertEqual(put.status, 201, put.bodyText)

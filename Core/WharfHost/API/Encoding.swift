@@ -15,6 +15,25 @@ enum Encoding {
         writer.beginObject()
         for key in product.attributes.keys.sorted() { writer.field(key, product.attributes[key]) }
         writer.endObject()
+        writer.key("categories")
+        writer.beginArray()
+        for code in product.categories { writer.value(code) }
+        writer.endArray()
+        writer.key("media")
+        writer.beginArray()
+        for url in product.media { writer.value(url) }
+        writer.endArray()
+        writer.key("texts")
+        writer.beginObject()
+        for lang in product.texts.keys.sorted() {
+            let text = product.texts[lang]!
+            writer.key(lang)
+            writer.beginObject()
+            writer.field("name", text.name)
+            writer.field("description", text.description)
+            writer.endObject()
+        }
+        writer.endObject()
         if let prices {
             writer.key("prices")
             writer.beginArray()
@@ -31,6 +50,7 @@ enum Encoding {
         writer.field("currency", price.price.currency.code)
         writer.field("amount", price.price.decimalString)
         writer.field("amountMinor", price.price.minorUnits)
+        writer.field("minQuantity", price.minQuantity)
         writer.field("updatedAt", price.updatedAt?.rfc3339)
         writer.endObject()
     }

@@ -91,15 +91,17 @@ enum OpenAPIDocument {
         "Health": object(["status": string], required: ["status"]),
         "OpenAPIDocument": ["type": "object"],
         "Price": object(
-            ["currency": string, "amount": string, "amountMinor": integer, "updatedAt": time],
-            required: ["currency", "amount", "amountMinor"]),
+            ["currency": string, "amount": string, "amountMinor": integer, "minQuantity": integer, "updatedAt": time],
+            required: ["currency", "amount", "amountMinor", "minQuantity"]),
         "Product": object(
             [
                 "sku": string, "name": string, "description": nullableString,
                 "status": ["type": "string", "enum": ["active", "inactive"]],
                 "attributes": ["type": "object", "additionalProperties": string],
+                "categories": ["type": "array", "items": string], "media": ["type": "array", "items": string],
+                "texts": ["type": "object", "additionalProperties": object(["name": nullableString, "description": nullableString], required: [])],
                 "prices": ["type": "array", "items": ref("Price")], "createdAt": time, "updatedAt": time,
-            ], required: ["sku", "name", "status", "attributes"]),
+            ], required: ["sku", "name", "status", "attributes", "categories", "media", "texts"]),
         "ProductInput": object(
             [
                 "sku": string, "name": string, "description": nullableString,

@@ -9,7 +9,7 @@ enum ProductInput {
         case invalid([(field: String?, reason: String)])
     }
 
-    static let knownFields: Set<String> = ["sku", "name", "description", "status", "attributes"]
+    static let knownFields: Set<String> = ["sku", "name", "description", "status", "attributes", "categories", "media", "texts"]
 
     static func parse(_ request: HTTPRequest, sku: String) -> Result<Product, Failure> {
         if let type = request.headers["Content-Type"], !type.lowercased().hasPrefix("application/json") {
@@ -57,10 +57,39 @@ enum ProductInput {
             }
         default: errors.append(("attributes", "must be an object of string values"))
         }
+        func strings(_ key: String) -> [String] {
+            switch object[key] {
+            case nil, is NSNull: return []
+            case let list as [Any]:
+                let texts = list.compactMap { $0 as? String }
+                if texts.count != list.count { errors.append((key, "must be an array of strings")) }
+                return texts
+            default:
+                errors.append((key, "must be an array of strings"))
+                return []
+            }
+        }
+        let categories = strings("categories")
+        let media = strings("media")
+        var texts: [String: LocalizedText] = [:]
+        switch object["texts"] {
+        case nil, is NSNull: break
+        case let languages as [String: Any]:
+            for (lang, value) in languages {
+                guard let text = value as? [String: Any], Set(text.keys).isSubset(of: ["name", "description"]),
+                    text.values.allSatisfy({ $0 is String || $0 is NSNull })
+                else {
+                    errors.append(("texts.\(lang)", "must be an object with name and description strings"))
+                    continue
+                }
+                texts[lang] = LocalizedText(name: text["name"] as? String, description: text["description"] as? String)
+            }
+        default: errors.append(("texts", "must be an object of languages such as {\"de\": {\"name\": \"…\"}}"))
+        }
         guard errors.isEmpty else { return .failure(.invalid(errors)) }
         let product = Product(
             sku: sku, name: name, description: description, status: status, attributes: attributes,
-            createdAt: nil, updatedAt: nil)
+            categories: categories, media: media, texts: texts, createdAt: nil, updatedAt: nil)
         do {
             return .success(try product.validated())
         } catch {

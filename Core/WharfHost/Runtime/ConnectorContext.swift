@@ -41,6 +41,16 @@ final class ConnectorContext: @unchecked Sendable {
     let baseDirectory: String
     /// Live counters for whoever shows progress (nil when nobody does).
     var progress: RunProgress?
+    /// How batches are applied (stock deltas relative or absolute; the run that owns rejects the store makes).
+    var applyOptions = Store.ApplyOptions()
+    /// How records are decoded (a relative delta's quantity is a signed adjustment).
+    var decodeOptions = RecordDecodingOptions()
+    /// Set while the whole run is one transaction (`onError: fail`); batches join it instead of committing.
+    var runWriter: Store.RunWriter?
+    /// `onError: fail`: the first reject, which dooms the run; every later emit is refused.
+    var failingReject: String?
+    /// `onError: fail`: rejects to store after the run's transaction is rolled back, so the run says why.
+    var rejectsToKeep: [NewReject] = []
 
     /// Counts of this call's records (ingest).
     var counts = RunCounts()
@@ -109,18 +119,35 @@ final class ConnectorContext: @unchecked Sendable {
     }
 
     /// Validates and stores one batch the plugin emitted, with the plugin's pending rejects, in one transaction.
-    func apply(records: [ModelRecord], invalid: [NewReject], read: Int64, cursor newCursor: String?) throws -> Store.UpsertCounts {
+    func apply(
+        records: [ModelRecord], locations: [RecordLocation], invalid: [NewReject], read: Int64, cursor newCursor: String?
+    ) throws -> Store.UpsertCounts {
         guard let store else { throw StoreError(code: .misuse, message: "no store is open for this call") }
         let rejects = pendingRejects + invalid
-        let result = try store.apply(
-            records, cursor: newCursor.map { (connector: connector.name, value: $0) }, rejects: rejects)
+        let cursorUpdate = newCursor.map { (connector: connector.name, value: $0) }
+        let result =
+            if let runWriter {
+                try runWriter.apply(records, cursor: cursorUpdate, rejects: rejects, options: applyOptions, locations: locations)
+            } else {
+                try store.apply(records, cursor: cursorUpdate, rejects: rejects, options: applyOptions, locations: locations)
+            }
+        if connector.onError == .fail {
+            rejectsToKeep += rejects
+            if failingReject == nil {
+                if let first = rejects.first {
+                    failingReject = RecordReader.describe(first)
+                } else if result.rejected > 0 {
+                    failingReject = "\(result.rejected) record(s) of a batch were refused by the store (e.g. a stock adjustment below zero)"
+                }
+            }
+        }
         pendingRejects.removeAll()
         counts.read += read
         counts.inserted += result.inserted
         counts.updated += result.updated
         counts.unchanged += result.unchanged
-        counts.rejected += Int64(invalid.count)
-        progress?.add(read: read, rejected: Int64(invalid.count))
+        counts.rejected += Int64(invalid.count) + result.rejected
+        progress?.add(read: read, rejected: Int64(invalid.count) + result.rejected)
         if let newCursor { cursor = .some(newCursor) }
         return result
     }
@@ -128,7 +155,11 @@ final class ConnectorContext: @unchecked Sendable {
     /// Writes rejects that did not travel with a batch.
     func flushRejects() throws {
         guard !pendingRejects.isEmpty, let store else { return }
-        try store.addRejects(pendingRejects)
+        if connector.onError == .fail {
+            rejectsToKeep += pendingRejects
+            if failingReject == nil, let first = pendingRejects.first { failingReject = RecordReader.describe(first) }
+        }
+        if let runWriter { try runWriter.addRejects(pendingRejects) } else { try store.addRejects(pendingRejects) }
         pendingRejects.removeAll()
     }
 }

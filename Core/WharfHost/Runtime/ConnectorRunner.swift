@@ -120,17 +120,92 @@ public struct ConnectorRunner: Sendable {
             connector: connector, phase: .ingest, store: deployment.store, runID: runID, logger: deployment.logger,
             cancellation: cancellation, baseDirectory: deployment.manifest.directory)
         context.progress = progress
+        let policy = connector.inventory
+        let relative = policy.mode == .delta && policy.delta == .relative
+        context.applyOptions = Store.ApplyOptions(stock: relative ? .relative : .absolute, runID: runID)
+        context.decodeOptions = RecordDecodingOptions(stockQuantityIsAdjustment: relative)
+        let absent: Store.AbsentStock? = policy.mode == .full ? (policy.absent == .zero ? .zero : .keep) : nil
+
+        if connector.onError == .fail {
+            return try performInOneTransaction(context, instance: instance, ingest: ingest, absent: absent, runID: runID)
+        }
+        let store = deployment.store
+        do {
+            if absent != nil { try store.beginSnapshot(runID: runID) }
+        } catch {
+            throw RunFailure(message: "could not start the inventory snapshot: \(error)", counts: context.counts)
+        }
         let status = withExtendedLifetime(context) { ingest(instance, context.opaque) }
         do {
             try context.flushRejects()
         } catch {
+            if absent != nil { try? store.abandonSnapshot(runID: runID) }
             throw RunFailure(message: "could not store the plugin's rejects: \(error)", counts: context.counts)
         }
-        if status == WHARF_OK { return context.counts }
+        if status == WHARF_OK {
+            if let absent {
+                do {
+                    let zeroed = try store.finishSnapshot(runID: runID, absent: absent)
+                    context.counts.updated += zeroed
+                    if zeroed > 0 {
+                        deployment.logger.log(.info, "snapshot set items it did not name to zero", fields: context.logFields + [("items", String(zeroed))])
+                    }
+                } catch {
+                    throw RunFailure(message: "could not finish the inventory snapshot: \(error)", counts: context.counts)
+                }
+            }
+            return context.counts
+        }
+        // A run that did not finish is no snapshot: nothing it did not name is zeroed.
+        if absent != nil { try? store.abandonSnapshot(runID: runID) }
         if status == WHARF_ERR_CANCELLED || cancellation.isCancelled {
             throw RunFailure(message: "cancelled; batches committed before the cancel are kept", counts: context.counts, cancelled: true)
         }
         throw RunFailure(message: Self.explain(status, context.errorMessage), counts: context.counts)
+    }
+
+    /// `onError: fail`: the whole run is one transaction; the first reject (or any failure) rolls everything back,
+    /// cursor included, and only the rejects are kept, so the run says why.
+    private func performInOneTransaction(
+        _ context: ConnectorContext, instance: UnsafeMutableRawPointer?,
+        ingest: @convention(c) (UnsafeMutableRawPointer?, OpaquePointer?) -> wharf_status,
+        absent: Store.AbsentStock?, runID: Int64
+    ) throws(RunFailure) -> RunCounts {
+        struct RolledBack: Error { var status: wharf_status }
+        let store = deployment.store
+        var failure: Error?
+        do {
+            try store.withRunTransaction { writer in
+                context.runWriter = writer
+                defer { context.runWriter = nil }
+                if absent != nil { try writer.beginSnapshot(runID: runID) }
+                let status = withExtendedLifetime(context) { ingest(instance, context.opaque) }
+                try context.flushRejects()
+                guard status == WHARF_OK, context.failingReject == nil else {
+                    if absent != nil { try? writer.abandonSnapshot(runID: runID) }
+                    throw RolledBack(status: status)
+                }
+                if let absent { context.counts.updated += try writer.finishSnapshot(runID: runID, absent: absent) }
+            }
+            return context.counts
+        } catch {
+            failure = error
+        }
+        var kept = context.counts
+        kept.inserted = 0
+        kept.updated = 0
+        kept.unchanged = 0
+        try? store.addRejects(context.rejectsToKeep)
+        if let failing = context.failingReject {
+            throw RunFailure(message: "onError: fail: a record was rejected, so the whole run was rolled back: \(failing)", counts: kept)
+        }
+        if let rolledBack = failure as? RolledBack {
+            if rolledBack.status == WHARF_ERR_CANCELLED || context.cancellation.isCancelled {
+                throw RunFailure(message: "cancelled; onError: fail, so nothing of the run was kept", counts: kept, cancelled: true)
+            }
+            throw RunFailure(message: Self.explain(rolledBack.status, context.errorMessage) + "; onError: fail, so nothing of the run was kept", counts: kept)
+        }
+        throw RunFailure(message: "the run's transaction failed and was rolled back: \(failure.map { "\($0)" } ?? "unknown error")", counts: kept)
     }
 
     private static func loadPlugin(_ connector: ConnectorConfig, from plugins: PluginFolder) throws(RunFailure) -> LoadedPlugin {

@@ -116,12 +116,18 @@ public enum HostServices {
             return WHARF_ERR_STATE
         }
         if context.cancellation.isCancelled { return WHARF_ERR_CANCELLED }
+        if let failing = context.failingReject {
+            context.errorMessage = "onError: fail, and a record was rejected (\(failing)); the run is rolled back"
+            return WHARF_ERR_INVALID
+        }
         guard count == 0 || records != nil else {
             context.errorMessage = "emit was given \(count) records but a NULL array"
             return WHARF_ERR_INVALID
         }
         var models: [ModelRecord] = []
         models.reserveCapacity(count)
+        var locations: [RecordLocation] = []
+        locations.reserveCapacity(count)
         var invalid: [NewReject] = []
         if let records, count > 0 {
             // Step through the array by the plugin's struct size, so records from other minors stay readable.
@@ -133,8 +139,10 @@ public enum HostServices {
             let base = UnsafeRawPointer(records)
             for index in 0..<count {
                 let record = RecordReader.record(at: base + index * stride, size: stride)
-                switch RecordReader.decode(record) {
-                case .success(let model): models.append(model)
+                switch RecordReader.decode(record, options: context.decodeOptions) {
+                case .success(let model):
+                    models.append(model)
+                    locations.append(RecordReader.location(record.location))
                 case .failure(let error):
                     invalid.append(RecordReader.reject(for: record, error: error, context: context))
                 }
@@ -142,12 +150,17 @@ public enum HostServices {
         }
         do {
             let result = try context.apply(
-                records: models, invalid: invalid, read: Int64(count), cursor: cursor.map { String(cString: $0) })
+                records: models, locations: locations, invalid: invalid, read: Int64(count),
+                cursor: cursor.map { String(cString: $0) })
             if let countsOut, countsOut.pointee.struct_size >= UInt32(MemoryLayout<wharf_emit_counts>.size) {
                 countsOut.pointee.inserted = UInt64(result.inserted)
                 countsOut.pointee.updated = UInt64(result.updated)
                 countsOut.pointee.unchanged = UInt64(result.unchanged)
-                countsOut.pointee.rejected = UInt64(invalid.count)
+                countsOut.pointee.rejected = UInt64(invalid.count) + UInt64(result.rejected)
+            }
+            if let failing = context.failingReject {
+                context.errorMessage = "onError: fail, and a record was rejected (\(failing)); the run is rolled back"
+                return WHARF_ERR_INVALID
             }
             return WHARF_OK
         } catch {

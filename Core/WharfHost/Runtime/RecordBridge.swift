@@ -19,7 +19,7 @@ enum RecordReader {
     }
 
     /// The record as a model value, or the reason it is not one.
-    static func decode(_ record: wharf_record) -> Result<ModelRecord, FieldError> {
+    static func decode(_ record: wharf_record, options: RecordDecodingOptions = RecordDecodingOptions()) -> Result<ModelRecord, FieldError> {
         guard let entityPointer = record.entity else {
             return .failure(FieldError(field: nil, reason: "the record has no entity name"))
         }
@@ -47,7 +47,7 @@ enum RecordReader {
                 fields.append((name, value))
             }
         }
-        return RecordCodec.decode(entity: entity, fields: fields)
+        return RecordCodec.decode(entity: entity, fields: fields, options: options)
     }
 
     /// The reject stored for a record that failed validation.
@@ -56,6 +56,17 @@ enum RecordReader {
             runID: context.runID ?? 0, connector: context.connector.name, location: location(record.location),
             entity: record.entity.map { String(cString: $0) }, field: error.field, reason: error.reason,
             raw: text(record.raw, record.raw_len))
+    }
+
+    /// A reject in one line, for a run's error message: where, which field, why.
+    static func describe(_ reject: NewReject) -> String {
+        var place: [String] = []
+        if let source = reject.location.source { place.append(source) }
+        if let line = reject.location.line { place.append("line \(line)") }
+        if let column = reject.location.column { place.append("column \(column)") }
+        if place.isEmpty, let number = reject.location.recordNumber { place.append("record \(number)") }
+        let field = reject.field.map { " field \($0):" } ?? ""
+        return (place.isEmpty ? "" : place.joined(separator: ", ") + ":") + field + " " + reject.reason
     }
 
     /// A location as the model has it (zero members become nil).
