@@ -1,3 +1,4 @@
+import Foundation
 import CSQLite
 import WharfModel
 
@@ -8,19 +9,57 @@ extension Store {
         return try write("start a run of connector '\(connector)'") { db in
             let st = try db.statement(
                 """
-                INSERT INTO runs (connector, plugin_id, trigger_kind, state, started_at) VALUES (?1, ?2, ?3, ?4, ?5)
+                INSERT INTO runs (connector, plugin_id, trigger_kind, state, started_at, runner_pid, runner_host)
+                VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)
                 """)
             st.bind(1, connector)
             st.bind(2, pluginID)
             st.bind(3, trigger.rawValue)
             st.bind(4, RunState.running.rawValue)
             st.bind(5, now.millisecondsSinceEpoch)
+            st.bind(6, Int64(getpid()))
+            st.bind(7, Store.hostName)
             try st.run()
             return Run(
                 id: db.lastInsertRowID, connector: connector, pluginID: pluginID, trigger: trigger, state: .running,
                 startedAt: now)
         }
     }
+
+    /// Marks failed every run still 'running' whose process is gone: started on this machine by a process that no
+    /// longer exists (`isAlive` answers for a pid; the default asks the kernel), or by this very process before it
+    /// restarted. Returns their ids. Runs of live processes, and of other machines, are left alone.
+    public func failAbandonedRuns(isAlive: (Int32) -> Bool = Store.processIsAlive) throws(StoreError) -> [Int64] {
+        let candidates: [(id: Int64, pid: Int64?, host: String?)] = try read("find runs left running") { db in
+            let st = try db.statement("SELECT id, runner_pid, runner_host FROM runs WHERE state = 'running'")
+            var rows: [(id: Int64, pid: Int64?, host: String?)] = []
+            while try st.step() { rows.append((st.int64(0), st.optionalInt64(1), st.optionalText(2))) }
+            return rows
+        }
+        let abandoned = candidates.filter { run in
+            guard run.host == nil || run.host == Store.hostName else { return false }
+            guard let pid = run.pid else { return true }  // from before runs recorded their process
+            return !isAlive(Int32(truncatingIfNeeded: pid))
+        }
+        for run in abandoned {
+            let reason = "the process running it (pid \(run.pid.map(String.init) ?? "unknown")) stopped before the run ended; batches committed before that are kept"
+            try finishRun(id: run.id, state: .failed, counts: try self.run(id: run.id)?.counts ?? RunCounts(), error: reason)
+        }
+        return abandoned.map(\.id)
+    }
+
+    /// Whether a process with `pid` exists on this machine (signal 0 probes without signalling).
+    public static func processIsAlive(_ pid: Int32) -> Bool {
+        if pid == getpid() { return false }  // a run of ours that is not in memory is from before a restart
+        return kill(pid, 0) == 0 || errno == EPERM
+    }
+
+    /// This machine's name, recorded with each run.
+    static let hostName: String = {
+        var buffer = [CChar](repeating: 0, count: 256)
+        guard gethostname(&buffer, buffer.count) == 0 else { return "unknown" }
+        return String(decoding: buffer.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
+    }()
 
     /// Records the end of run `id`: its final state, counts and error (for failed runs). Finishing a run that does
     /// not exist fails with `.notFound`.

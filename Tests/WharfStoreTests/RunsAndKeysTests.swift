@@ -143,3 +143,29 @@ final class RunsAndKeysTests: StoreTestCase {
         XCTAssertNil(try store.apiKey(id: "k2")?.revokedAt)
     }
 }
+
+/// Runs left 'running' by a process that died are found and marked failed.
+final class AbandonedRunTests: StoreTestCase {
+    func testRunsOfDeadProcessesAreFailedAndLiveOnesLeftAlone() throws {
+        let dead = try store.beginRun(connector: "erp", pluginID: "p", trigger: .scheduled)
+        let live = try store.beginRun(connector: "crm", pluginID: "p", trigger: .scheduled)
+        let done = try store.beginRun(connector: "pim", pluginID: "p", trigger: .manual)
+        try store.finishRun(id: done.id, state: .succeeded, counts: RunCounts(), error: nil)
+        try sql("UPDATE runs SET runner_pid = 999999 WHERE id = \(dead.id)")
+        try sql("UPDATE runs SET runner_pid = 4242 WHERE id = \(live.id)")
+        let failed = try store.failAbandonedRuns { pid in pid == 4242 }
+        XCTAssertEqual(failed, [dead.id])
+        XCTAssertEqual(try store.run(id: dead.id)?.state, .failed)
+        XCTAssertTrue(try store.run(id: dead.id)?.error?.contains("999999") == true)
+        XCTAssertEqual(try store.run(id: live.id)?.state, .running)
+        XCTAssertEqual(try store.run(id: done.id)?.state, .succeeded)
+        XCTAssertEqual(try store.failAbandonedRuns { _ in false }, [live.id])
+    }
+
+    func testRunsOfAnotherMachineAreLeftAlone() throws {
+        let remote = try store.beginRun(connector: "erp", pluginID: "p", trigger: .scheduled)
+        try sql("UPDATE runs SET runner_host = 'elsewhere', runner_pid = 1 WHERE id = \(remote.id)")
+        XCTAssertEqual(try store.failAbandonedRuns { _ in false }, [])
+        XCTAssertFalse(Store.processIsAlive(getpid()), "our own pid with no run in memory means a restart")
+    }
+}

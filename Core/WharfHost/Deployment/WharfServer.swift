@@ -38,6 +38,10 @@ public final class WharfServer: Sendable {
 
     /// Starts listening; throws when the address cannot be used.
     public func start() throws {
+        // A run a stopped server left 'running' is failed now, never left running forever.
+        for id in try deployment.store.failAbandonedRuns() {
+            deployment.logger.log(.warning, "run was left running by a process that stopped; marked failed", fields: [("run", String(id))])
+        }
         try http.start()
         coordinator.start()
         deployment.logger.log(.info, "serving", fields: [

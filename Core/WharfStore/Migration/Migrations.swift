@@ -173,6 +173,15 @@ enum Migrations {
                 ALTER TABLE base_prices_v2 RENAME TO base_prices;
                 CREATE INDEX base_prices_by_updated_at ON base_prices (updated_at);
                 """),
+        Migration(
+            version: 3, name: "the process that runs a run",
+            sql: """
+                -- Which process (and machine) runs a run, so a run left 'running' by a process that died is found
+                -- and marked failed instead of staying 'running' forever.
+                ALTER TABLE runs ADD COLUMN runner_pid INTEGER;
+                ALTER TABLE runs ADD COLUMN runner_host TEXT;
+                CREATE INDEX runs_running ON runs (state) WHERE state = 'running';
+                """),
     ]
 
     /// Brings the database on `db` (the writer) to the latest version (or to `target`, for tests that build an
