@@ -181,3 +181,52 @@ extension Store {
             error: st.optionalText(12))
     }
 }
+
+/// Totals of all runs of one connector in one state, for metrics.
+public struct RunStatistics: Sendable, Hashable {
+    /// The connector.
+    public var connector: String
+    /// The runs' state.
+    public var state: RunState
+    /// How many runs.
+    public var runs: Int64
+    /// Their counts added up.
+    public var counts: RunCounts
+    /// Finished runs whose duration is at most each bound of `durationBounds` (cumulative, as Prometheus wants).
+    public var durationBuckets: [Int64]
+    /// Total duration of the finished runs, in milliseconds.
+    public var durationSumMilliseconds: Int64
+    /// How many runs have finished (the histogram's count).
+    public var finished: Int64
+}
+
+extension Store {
+    /// Run totals per connector and state, with a cumulative histogram of run durations over `durationBounds`
+    /// (milliseconds). One aggregate query: cheap enough for every metrics scrape.
+    public func runStatistics(durationBounds: [Int64]) throws(StoreError) -> [RunStatistics] {
+        let buckets = durationBounds.map { "SUM(CASE WHEN finished_at IS NOT NULL AND finished_at - started_at <= \($0) THEN 1 ELSE 0 END)" }
+        let sql = """
+            SELECT connector, state, COUNT(*), SUM(read_count), SUM(inserted_count), SUM(updated_count),
+                   SUM(unchanged_count), SUM(rejected_count),
+                   COALESCE(SUM(finished_at - started_at), 0), COUNT(finished_at)\(buckets.isEmpty ? "" : ", " + buckets.joined(separator: ", "))
+            FROM runs GROUP BY connector, state ORDER BY connector, state
+            """
+        return try read("sum up runs") { db in
+            let st = try db.statement(sql)
+            var rows: [RunStatistics] = []
+            while try st.step() {
+                var counts = RunCounts()
+                counts.read = st.int64(3)
+                counts.inserted = st.int64(4)
+                counts.updated = st.int64(5)
+                counts.unchanged = st.int64(6)
+                counts.rejected = st.int64(7)
+                rows.append(RunStatistics(
+                    connector: st.text(0), state: RunState(rawValue: st.text(1)) ?? .failed, runs: st.int64(2),
+                    counts: counts, durationBuckets: durationBounds.indices.map { st.int64(Int32(10 + $0)) },
+                    durationSumMilliseconds: st.int64(8), finished: st.int64(9)))
+            }
+            return rows
+        }
+    }
+}

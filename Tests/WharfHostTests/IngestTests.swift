@@ -135,6 +135,13 @@ final class IngestTests: XCTestCase {
         XCTAssertEqual((inventory["sources"] as? [[String: Any]])?.count, 2)
         XCTAssertEqual(try client.send("GET", "/v1/inventory/NOPE", headers: headers).status, 404)
 
+        let metrics = try client.send("GET", "/metrics", headers: [("Authorization", "Bearer \(try env.key([.metricsRead]))")]).bodyText
+        XCTAssertTrue(metrics.contains(#"wharf_runs_total{connector="stock",state="succeeded"} 1"#), metrics)
+        XCTAssertTrue(metrics.contains(#"wharf_records_total{connector="stock",outcome="rejected"} 2"#), metrics)
+        XCTAssertTrue(metrics.contains(#"wharf_records_total{connector="stock",outcome="written"} 3"#), metrics)
+        XCTAssertTrue(metrics.contains(#"wharf_run_duration_seconds_count{connector="stock",state="succeeded"} 1"#), metrics)
+        XCTAssertTrue(metrics.contains(#"wharf_run_duration_seconds_bucket{connector="stock",state="succeeded",le="1"} 1"#), metrics)
+
         let connectors = try client.send("GET", "/v1/connectors", headers: headers).jsonObject()
         let items = try XCTUnwrap(connectors["items"] as? [[String: Any]])
         XCTAssertEqual(items.map { $0["name"] as? String }, ["stock", "catalog", "missing-file", "not-installed", "off"])

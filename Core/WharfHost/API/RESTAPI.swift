@@ -94,11 +94,12 @@ public final class RESTAPI: Sendable {
 
         routes.append(APIRoute(
             method: .GET, path: "/metrics", scope: Scope.metricsRead, operationID: "getMetrics",
-            summary: "Prometheus metrics: HTTP requests by route and status with latency histograms, database size.",
+            summary: "Prometheus metrics: HTTP requests by route and status with latency histograms; runs by connector and state, records read/written/unchanged/rejected, run duration histograms; database size.",
             tag: "Operations", parameters: [], requestSchema: nil,
             responses: [APIResponse(status: 200, description: "Prometheus text exposition format 0.0.4", schema: nil)] + problems401403
         ) { _, _ in
             var text = metrics.renderHTTP()
+            text += Metrics.renderRuns(try store.runStatistics(durationBounds: Metrics.runBuckets.map { Int64($0 * 1000) }))
             let size = ["", "-wal"].reduce(Int64(0)) { total, suffix in
                 let attributes = try? FileManager.default.attributesOfItem(atPath: store.path + suffix)
                 return total + ((attributes?[.size] as? NSNumber)?.int64Value ?? 0)

@@ -1,5 +1,6 @@
 import Foundation
 import Synchronization
+import WharfStore
 
 /// Counters and histograms in the Prometheus text exposition format (version 0.0.4), for `GET /metrics`.
 ///
@@ -62,6 +63,46 @@ public final class Metrics: Sendable {
             out += "wharf_http_request_duration_seconds_bucket{\(labels),le=\"+Inf\"} \(histogram.count)\n"
             out += "wharf_http_request_duration_seconds_sum{\(labels)} \(Metrics.number(histogram.sum))\n"
             out += "wharf_http_request_duration_seconds_count{\(labels)} \(histogram.count)\n"
+        }
+        return out
+    }
+
+    /// Upper bounds (seconds) of the run duration histogram buckets.
+    public static let runBuckets: [Double] = [1, 5, 15, 60, 300, 900, 1800, 3600, 7200, 21600]
+
+    /// The run series (from the store's run history, so they survive restarts) in exposition format.
+    public static func renderRuns(_ statistics: [RunStatistics]) -> String {
+        var out = "# HELP wharf_runs_total Runs by connector and state.\n# TYPE wharf_runs_total counter\n"
+        for row in statistics {
+            out += "wharf_runs_total{connector=\(quote(row.connector)),state=\(quote(row.state.rawValue))} \(row.runs)\n"
+        }
+        var byConnector: [String: (read: Int64, written: Int64, unchanged: Int64, rejected: Int64)] = [:]
+        for row in statistics {
+            var totals = byConnector[row.connector] ?? (0, 0, 0, 0)
+            totals.read += row.counts.read
+            totals.written += row.counts.inserted + row.counts.updated
+            totals.unchanged += row.counts.unchanged
+            totals.rejected += row.counts.rejected
+            byConnector[row.connector] = totals
+        }
+        out += "# HELP wharf_records_total Records handled by runs, by connector and outcome (read, written, unchanged, rejected).\n"
+        out += "# TYPE wharf_records_total counter\n"
+        for connector in byConnector.keys.sorted() {
+            let totals = byConnector[connector]!
+            for (outcome, value) in [("read", totals.read), ("written", totals.written), ("unchanged", totals.unchanged), ("rejected", totals.rejected)] {
+                out += "wharf_records_total{connector=\(quote(connector)),outcome=\"\(outcome)\"} \(value)\n"
+            }
+        }
+        out += "# HELP wharf_run_duration_seconds Duration of finished runs, by connector and state.\n"
+        out += "# TYPE wharf_run_duration_seconds histogram\n"
+        for row in statistics where row.finished > 0 {
+            let labels = "connector=\(quote(row.connector)),state=\(quote(row.state.rawValue))"
+            for (index, bound) in runBuckets.enumerated() {
+                out += "wharf_run_duration_seconds_bucket{\(labels),le=\"\(number(bound))\"} \(row.durationBuckets[index])\n"
+            }
+            out += "wharf_run_duration_seconds_bucket{\(labels),le=\"+Inf\"} \(row.finished)\n"
+            out += "wharf_run_duration_seconds_sum{\(labels)} \(number(Double(row.durationSumMilliseconds) / 1000))\n"
+            out += "wharf_run_duration_seconds_count{\(labels)} \(row.finished)\n"
         }
         return out
     }
