@@ -73,8 +73,9 @@ let package = Package(
                 "WharfHost", "WharfStore", "WharfModel", "WharfManifest", "WharfPlugins", "WharfABI", "WharfTestSupport",
             ]
         ),
+        .target(name: "FixtureSupport", dependencies: ["WharfABI"], path: "Tests/Fixtures/Plugins/Support"),
     ] + fixturePlugins.map { name in
-        .target(name: "Fixture\(name)", dependencies: ["WharfABI"], path: "Tests/Fixtures/Plugins/\(name)")
+        .target(name: "Fixture\(name)", dependencies: ["WharfABI", "FixtureSupport"], path: "Tests/Fixtures/Plugins/\(name)")
     }
 )
 

@@ -1,39 +1,8 @@
 /* Loader test fixture "ABIMajor": a descriptor that claims ABI major 99, which the host must refuse. */
-#include "wharf_plugin.h"
+#include "fixture_plugin.h"
 
-static wharf_status fixture_create(const wharf_host_api *host, wharf_context *ctx, void **out_instance) {
-    (void)host;
-    (void)ctx;
-    *out_instance = NULL;
-    return WHARF_OK;
-}
+static const wharf_plugin_descriptor descriptor = FIXTURE_DESCRIPTOR(
+    sizeof(wharf_plugin_descriptor), 99, "fixture-abi-major", "1.0.0",
+    "Loader test fixture: a descriptor that claims ABI major 99, which the host must refuse.", fixture_ingest);
 
-static void fixture_destroy(void *instance) { (void)instance; }
-
-static wharf_status fixture_ingest(void *instance, wharf_context *ctx) {
-    (void)instance;
-    (void)ctx;
-    return WHARF_OK;
-}
-
-static const wharf_plugin_descriptor descriptor = {
-    .struct_size = sizeof(wharf_plugin_descriptor),
-    .abi_major = 99,
-    .abi_minor = WHARF_ABI_MINOR,
-    .id = "fixture-abi-major",
-    .system_kind = "other",
-    .version = "1.0.0",
-    .description = "Loader test fixture: a descriptor that claims ABI major 99, which the host must refuse.",
-    .capabilities = WHARF_CAP_INGEST,
-    .create = fixture_create,
-    .destroy = fixture_destroy,
-    .ingest = fixture_ingest,
-};
-
-const wharf_plugin_descriptor *wharf_plugin_entry(uint32_t host_abi_major, uint32_t host_abi_minor,
-                                                  const wharf_host_api *host) {
-    (void)host_abi_major;
-    (void)host_abi_minor;
-    (void)host;
-    return &descriptor;
-}
+FIXTURE_ENTRY(descriptor)

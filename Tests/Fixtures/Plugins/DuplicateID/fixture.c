@@ -1,39 +1,9 @@
-/* Loader test fixture "DuplicateID": a valid plugin that reuses the id of the real stock-csv plugin, to test duplicate installs and upgrades. */
-#include "wharf_plugin.h"
+/* Loader test fixture "DuplicateID": a valid plugin that reuses the id of the real stock-csv plugin. */
+#include "fixture_plugin.h"
 
-static wharf_status fixture_create(const wharf_host_api *host, wharf_context *ctx, void **out_instance) {
-    (void)host;
-    (void)ctx;
-    *out_instance = NULL;
-    return WHARF_OK;
-}
+static const wharf_plugin_descriptor descriptor = FIXTURE_DESCRIPTOR(
+    sizeof(wharf_plugin_descriptor), WHARF_ABI_MAJOR, "stock-csv", "9.9.9",
+    "Loader test fixture: a valid plugin that reuses the id of the real stock-csv plugin, to test duplicate installs and upgrades.",
+    fixture_ingest);
 
-static void fixture_destroy(void *instance) { (void)instance; }
-
-static wharf_status fixture_ingest(void *instance, wharf_context *ctx) {
-    (void)instance;
-    (void)ctx;
-    return WHARF_OK;
-}
-
-static const wharf_plugin_descriptor descriptor = {
-    .struct_size = sizeof(wharf_plugin_descriptor),
-    .abi_major = WHARF_ABI_MAJOR,
-    .abi_minor = WHARF_ABI_MINOR,
-    .id = "stock-csv",
-    .system_kind = "other",
-    .version = "9.9.9",
-    .description = "Loader test fixture: a valid plugin that reuses the id of the real stock-csv plugin, to test duplicate installs and upgrades.",
-    .capabilities = WHARF_CAP_INGEST,
-    .create = fixture_create,
-    .destroy = fixture_destroy,
-    .ingest = fixture_ingest,
-};
-
-const wharf_plugin_descriptor *wharf_plugin_entry(uint32_t host_abi_major, uint32_t host_abi_minor,
-                                                  const wharf_host_api *host) {
-    (void)host_abi_major;
-    (void)host_abi_minor;
-    (void)host;
-    return &descriptor;
-}
+FIXTURE_ENTRY(descriptor)
