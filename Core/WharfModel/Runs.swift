@@ -181,3 +181,23 @@ public struct Reject: Sendable, Hashable {
         self.createdAt = createdAt
     }
 }
+
+/// One line a run's plugin logged.
+public struct RunLogLine: Sendable, Hashable {
+    /// Its id (for paging), 0 before it is stored.
+    public var id: Int64
+    /// When it was logged.
+    public var loggedAt: Timestamp
+    /// Its level name ("info").
+    public var level: String
+    /// The text.
+    public var message: String
+
+    /// A log line.
+    public init(id: Int64 = 0, loggedAt: Timestamp, level: String, message: String) {
+        self.id = id
+        self.loggedAt = loggedAt
+        self.level = level
+        self.message = message
+    }
+}

@@ -130,6 +130,45 @@ extension Store {
         }
     }
 
+    /// Stores log lines of run `runID`, in order, in one transaction.
+    public func addRunLogs(runID: Int64, _ lines: [RunLogLine]) throws(StoreError) {
+        guard !lines.isEmpty else { return }
+        try write("store \(lines.count) log lines of run \(runID)") { db in
+            try db.transaction {
+                let st = try db.statement("INSERT INTO run_logs (run_id, logged_at, level, message) VALUES (?1, ?2, ?3, ?4)")
+                for line in lines {
+                    st.bind(1, runID)
+                    st.bind(2, line.loggedAt.millisecondsSinceEpoch)
+                    st.bind(3, line.level)
+                    st.bind(4, line.message)
+                    try st.run()
+                }
+            }
+        }
+    }
+
+    /// The log lines of run `runID` in order, with ids above `afterID` when given, at most `limit` (1...1000).
+    public func runLogs(runID: Int64, limit: Int, afterID: Int64?) throws(StoreError) -> [RunLogLine] {
+        guard (1...1000).contains(limit) else {
+            throw StoreError(code: .invalidArgument, message: "limit must be 1 to 1000, got \(limit)")
+        }
+        return try read("list the log lines of run \(runID)") { db in
+            let st = try db.statement(
+                "SELECT id, logged_at, level, message FROM run_logs WHERE run_id = ?1 AND id > ?2 ORDER BY id LIMIT ?3")
+            defer { st.reset() }
+            st.bind(1, runID)
+            st.bind(2, afterID ?? 0)
+            st.bind(3, Int64(limit))
+            var lines: [RunLogLine] = []
+            while try st.step() {
+                lines.append(RunLogLine(
+                    id: st.int64(0), loggedAt: Timestamp(millisecondsSinceEpoch: st.int64(1)), level: st.text(2),
+                    message: st.text(3)))
+            }
+            return lines
+        }
+    }
+
     /// The rejects of run `runID` in the order they were stored, with ids above `afterID` when given (pass the last
     /// id of the previous page), at most `limit` (1...1000).
     public func rejects(runID: Int64, limit: Int, afterID: Int64?) throws(StoreError) -> [Reject] {

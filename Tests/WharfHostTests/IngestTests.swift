@@ -83,6 +83,8 @@ final class IngestTests: XCTestCase {
         XCTAssertEqual(again.state, .succeeded)
         XCTAssertEqual(again.counts.read, 0, "the unchanged file is skipped by its cursor")
         XCTAssertTrue(env.logLines.all.contains { $0.contains("unchanged") && $0.contains("run=\(again.id)") })
+        let kept = try env.deployment.store.runLogs(runID: again.id, limit: 10, afterID: nil)
+        XCTAssertTrue(kept.contains { $0.level == "info" && $0.message.contains("unchanged") }, "the plugin's log lines are kept with the run: \(kept)")
     }
 
     func testRunsThatCannotWorkAreRecordedAsFailedWithTheReason() throws {
@@ -129,6 +131,11 @@ final class IngestTests: XCTestCase {
         let page2 = try client.send("GET", "/v1/runs/\(run.id)/rejects?limit=1&cursor=\(cursor)", headers: headers).jsonObject()
         XCTAssertEqual(((page2["items"] as? [[String: Any]])?.first?["location"] as? [String: Any])?["line"] as? Int, 5)
         XCTAssertEqual(try client.send("GET", "/v1/runs/999/rejects", headers: headers).status, 404)
+
+        let logs = try client.send("GET", "/v1/runs/\(run.id)/logs", headers: headers)
+        XCTAssertEqual(logs.status, 200)
+        XCTAssertNotNil(try logs.jsonObject()["items"] as? [Any])
+        XCTAssertEqual(try client.send("GET", "/v1/runs/999/logs", headers: headers).status, 404)
 
         let inventory = try client.send("GET", "/v1/inventory/A-1", headers: headers).jsonObject()
         XCTAssertEqual(inventory["totalQuantity"] as? Int, 15)

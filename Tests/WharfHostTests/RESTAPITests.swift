@@ -46,7 +46,7 @@ final class RESTAPITests: XCTestCase {
         XCTAssertEqual(routed.count, server.api.routes.count, "each route is registered once")
         for required in ["GET /v1/products", "GET /v1/products/{sku}", "PUT /v1/products/{sku}", "DELETE /v1/products/{sku}",
                          "GET /v1/inventory/{sku}", "GET /v1/connectors", "GET /v1/runs", "GET /v1/runs/{id}",
-                         "GET /v1/runs/{id}/rejects", "GET /v1/plugins", "GET /health", "GET /openapi.json", "GET /metrics",
+                         "GET /v1/runs/{id}/rejects", "GET /v1/runs/{id}/logs", "GET /v1/plugins", "GET /health", "GET /openapi.json", "GET /metrics",
                          "POST /v1/products:batch", "POST /v1/prices/base", "POST /v1/inventory/source-items"] {
             XCTAssertTrue(documented.contains(required), "\(required) is documented")
         }

@@ -128,6 +128,8 @@ enum OpenAPIDocument {
                 "error": nullableString,
             ], required: ["id", "connector", "plugin", "trigger", "state", "startedAt", "counts"]),
         "RunPage": page(of: "Run"),
+        "RunLogLine": object(["at": time, "level": string, "message": string], required: ["at", "level", "message"]),
+        "RunLogPage": page(of: "RunLogLine"),
         "Status": object(
             [
                 "now": time,

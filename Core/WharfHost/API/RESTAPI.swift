@@ -312,6 +312,38 @@ public final class RESTAPI: Sendable {
         })
 
         routes.append(APIRoute(
+            method: .GET, path: "/v1/runs/{id}/logs", scope: Scope.runsRead, operationID: "listRunLogs",
+            summary: "What the run's plugin logged, in order.", tag: "Operations",
+            parameters: [
+                runIDParameter, .query("limit", "Page size, 1 to 1000 (default 100).", type: "integer"),
+                .query("cursor", "The nextCursor of the previous page."),
+            ],
+            requestSchema: nil, responses: [.ok("RunLogPage"), .problem(404, "No such run")] + problems401403
+        ) { request, parameters in
+            let id = try runIDParameterValue(parameters)
+            guard try store.run(id: id) != nil else { throw Problems.notFound("no run with id \(id)") }
+            let limit = try limitParameter(request)
+            let after = try cursorParameter(request).map { try idFromCursor($0) }
+            let lines = try store.runLogs(runID: id, limit: limit + 1, afterID: after)
+            let page = Array(lines.prefix(limit))
+            return json { writer in
+                writer.beginObject()
+                writer.key("items")
+                writer.beginArray()
+                for line in page {
+                    writer.beginObject()
+                    writer.field("at", line.loggedAt.rfc3339)
+                    writer.field("level", line.level)
+                    writer.field("message", line.message)
+                    writer.endObject()
+                }
+                writer.endArray()
+                writer.field("nextCursor", lines.count > limit ? page.last.map { encodeCursor(String($0.id)) } : nil)
+                writer.endObject()
+            }
+        })
+
+        routes.append(APIRoute(
             method: .GET, path: "/v1/plugins", scope: Scope.pluginsRead, operationID: "listPlugins",
             summary: "Installed plugins, and files in the plugin folder that are not valid plugins.", tag: "Operations",
             parameters: [], requestSchema: nil, responses: [.ok("PluginList")] + problems401403

@@ -41,6 +41,8 @@ final class ConnectorContext: @unchecked Sendable {
     let baseDirectory: String
     /// Live counters for whoever shows progress (nil when nobody does).
     var progress: RunProgress?
+    /// Where the plugin's log lines are kept for the run (nil outside runs, e.g. `manifest check`).
+    var runLog: RunLog?
     /// How batches are applied (stock deltas relative or absolute; the run that owns rejects the store makes).
     var applyOptions = Store.ApplyOptions()
     /// How records are decoded (a relative delta's quantity is a signed adjustment).

@@ -50,13 +50,19 @@ public struct ConnectorRunner: Sendable {
 
         var counts = RunCounts()
         let outcome: (RunState, String?)
+        let runLog = RunLog()
         do {
-            counts = try perform(connector: connector, runID: run.id, cancellation: cancellation, progress: progress)
+            counts = try perform(connector: connector, runID: run.id, cancellation: cancellation, progress: progress, runLog: runLog)
             outcome = (.succeeded, nil)
         } catch {
             let failure = error
             counts = failure.counts
             outcome = (failure.cancelled ? .cancelled : .failed, failure.message)
+        }
+        do {
+            try store.addRunLogs(runID: run.id, runLog.drain())
+        } catch {
+            logger.log(.error, "could not store the run's log lines", fields: fields + [("error", "\(error)")])
         }
         try store.finishRun(id: run.id, state: outcome.0, counts: counts, error: outcome.1)
         var endFields = fields + [
@@ -105,7 +111,7 @@ public struct ConnectorRunner: Sendable {
     }
 
     private func perform(
-        connector: ConnectorConfig, runID: Int64, cancellation: CancellationFlag, progress: RunProgress?
+        connector: ConnectorConfig, runID: Int64, cancellation: CancellationFlag, progress: RunProgress?, runLog: RunLog
     ) throws(RunFailure) -> RunCounts {
         let plugin = try Self.loadPlugin(connector, from: deployment.plugins)
         guard plugin.info.capabilities.contains(.ingest), let ingest = plugin.descriptor.pointee.ingest else {
@@ -113,13 +119,14 @@ public struct ConnectorRunner: Sendable {
         }
         let instance = try Self.createInstance(
             plugin, connector: connector, store: deployment.store, logger: deployment.logger,
-            baseDirectory: deployment.manifest.directory, cancellation: cancellation)
+            baseDirectory: deployment.manifest.directory, cancellation: cancellation, runLog: runLog)
         defer { plugin.descriptor.pointee.destroy?(instance) }
 
         let context = ConnectorContext(
             connector: connector, phase: .ingest, store: deployment.store, runID: runID, logger: deployment.logger,
             cancellation: cancellation, baseDirectory: deployment.manifest.directory)
         context.progress = progress
+        context.runLog = runLog
         let policy = connector.inventory
         let relative = policy.mode == .delta && policy.delta == .relative
         context.applyOptions = Store.ApplyOptions(stock: relative ? .relative : .absolute, runID: runID)
@@ -223,7 +230,7 @@ public struct ConnectorRunner: Sendable {
 
     private static func createInstance(
         _ plugin: LoadedPlugin, connector: ConnectorConfig, store: Store?, logger: Logger, baseDirectory: String,
-        cancellation: CancellationFlag
+        cancellation: CancellationFlag, runLog: RunLog? = nil
     ) throws(RunFailure) -> UnsafeMutableRawPointer? {
         guard let create = plugin.descriptor.pointee.create else {
             throw RunFailure(message: "plugin '\(plugin.info.id)' has no create function", counts: RunCounts())
@@ -231,6 +238,7 @@ public struct ConnectorRunner: Sendable {
         let context = ConnectorContext(
             connector: connector, phase: .create, store: store, runID: nil, logger: logger,
             cancellation: cancellation, baseDirectory: baseDirectory)
+        context.runLog = runLog
         var instance: UnsafeMutableRawPointer?
         let status = withExtendedLifetime(context) { create(HostServices.table, context.opaque, &instance) }
         guard status == WHARF_OK else {

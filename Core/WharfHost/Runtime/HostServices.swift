@@ -51,7 +51,9 @@ public enum HostServices {
             case WHARF_LOG_WARNING: .warning
             default: .error
             }
-        context.logger.log(mapped, String(cString: message), fields: context.logFields)
+        let text = String(cString: message)
+        context.runLog?.append(mapped, text)
+        context.logger.log(mapped, text, fields: context.logFields)
     }
 
     static func configJSON(_ ctx: OpaquePointer?) -> UnsafePointer<CChar>? {

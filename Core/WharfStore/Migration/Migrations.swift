@@ -182,6 +182,19 @@ enum Migrations {
                 ALTER TABLE runs ADD COLUMN runner_host TEXT;
                 CREATE INDEX runs_running ON runs (state) WHERE state = 'running';
                 """),
+        Migration(
+            version: 4, name: "log lines of runs",
+            sql: """
+                -- What a run's plugin logged, kept with the run so an operator reads it next to the counts.
+                CREATE TABLE run_logs (
+                    id          INTEGER PRIMARY KEY,
+                    run_id      INTEGER NOT NULL,
+                    logged_at   INTEGER NOT NULL,
+                    level       TEXT NOT NULL,
+                    message     TEXT NOT NULL
+                );
+                CREATE INDEX run_logs_by_run ON run_logs (run_id, id);
+                """),
     ]
 
     /// Brings the database on `db` (the writer) to the latest version (or to `target`, for tests that build an
