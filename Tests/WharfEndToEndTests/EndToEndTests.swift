@@ -128,6 +128,70 @@ extension EndToEndTests {
     }
 }
 
+extension EndToEndTests {
+    /// A catalog big enough that a run lasts seconds in a debug build.
+    func writeBigCatalog(lines: Int) {
+        var text = ""
+        text.reserveCapacity(lines * 90)
+        for i in 1...lines { text += "{\"id\":\"BIG-\(i)\",\"title\":\"Big product \(i)\",\"price\":\"\(i % 90 + 1).50\",\"currency\":\"EUR\"}\n" }
+        folder.write("products.jsonl", text)
+    }
+
+    func testARunCancelledOverHTTPStopsAtABatchBoundaryAndKeepsWhatItCommitted() throws {
+        writeBigCatalog(lines: 200_000)
+        try wharf("plugins", "install", BuildProducts.plugin("wharf-catalog-file").path, expect: 0)
+        try wharf("plugins", "install", BuildProducts.plugin("wharf-stock-csv").path, expect: 0)
+        let key = try wharf("keys", "create", "--name", "ops", "--scopes", "runs:write,runs:read,catalog:read", expect: 0)
+            .stdout.trimmingCharacters(in: .whitespacesAndNewlines)
+        let server = try ServerProcess(manifest: manifest)
+        defer { server.stop() }
+        let client = try TestHTTPClient(port: server.port, timeout: 30)
+        defer { client.close() }
+        let auth = [("Authorization", "Bearer \(key)")]
+        let started = try client.send("POST", "/v1/connectors/catalog/runs", headers: auth)
+        XCTAssertEqual(started.status, 202, started.bodyText)
+        let location = try XCTUnwrap(started.header("Location"))
+        XCTAssertEqual(try client.send("POST", location + "/cancel", headers: auth).status, 202)
+        var state = ""
+        var run: [String: Any] = [:]
+        for _ in 0..<300 where state == "" || state == "running" {
+            run = try client.send("GET", location, headers: auth).jsonObject()
+            state = run["state"] as? String ?? ""
+            if state == "running" { usleep(100_000) }
+        }
+        XCTAssertEqual(state, "cancelled", "\(run)")
+        let inserted = (run["counts"] as? [String: Any])?["inserted"] as? Int ?? -1
+        XCTAssertLessThan(inserted, 400_000, "it stopped before the end")
+        let page = try client.send("GET", "/v1/products?limit=1000", headers: auth).jsonObject()
+        XCTAssertEqual((page["items"] as? [Any])?.count ?? 0 > 0, inserted > 0, "what it committed is kept")
+    }
+
+    func testARunLeftRunningByAKilledServerIsMarkedFailedAtTheNextStart() throws {
+        writeBigCatalog(lines: 400_000)
+        try wharf("plugins", "install", BuildProducts.plugin("wharf-catalog-file").path, expect: 0)
+        try wharf("plugins", "install", BuildProducts.plugin("wharf-stock-csv").path, expect: 0)
+        let key = try wharf("keys", "create", "--name", "ops", "--scopes", "runs:write,runs:read", expect: 0)
+            .stdout.trimmingCharacters(in: .whitespacesAndNewlines)
+        let auth = [("Authorization", "Bearer \(key)")]
+        let first = try ServerProcess(manifest: manifest)
+        let client = try TestHTTPClient(port: first.port, timeout: 30)
+        let started = try client.send("POST", "/v1/connectors/catalog/runs", headers: auth)
+        XCTAssertEqual(started.status, 202, started.bodyText)
+        let location = try XCTUnwrap(started.header("Location"))
+        XCTAssertEqual(try client.send("GET", location, headers: auth).jsonObject()["state"] as? String, "running")
+        client.close()
+        first.stop()  // SIGKILL in the middle of the run
+
+        let second = try ServerProcess(manifest: manifest)
+        defer { second.stop() }
+        let again = try TestHTTPClient(port: second.port)
+        defer { again.close() }
+        let run = try again.send("GET", location, headers: auth).jsonObject()
+        XCTAssertEqual(run["state"] as? String, "failed", "\(run)")
+        XCTAssertTrue((run["error"] as? String ?? "").contains("stopped before the run ended"), "\(run)")
+    }
+}
+
 /// `wharf serve` as a child process; its port is read from the line it prints when it listens.
 final class ServerProcess {
     let process = Process()
