@@ -6,6 +6,8 @@ import PackageDescription
 /// Deliberately broken plugins that the loader tests install to check each refusal message.
 let fixturePlugins = [
     "NoEntry", "ABIMajor", "SmallDescriptor", "BadID", "Refuses", "DuplicateID", "MissingOperation",
+    // Misbehaving plugins for the crash-isolation tests: they crash, abort, hang or eat memory while running.
+    "Crashes", "Aborts", "Hangs", "HogsMemory",
 ]
 
 let package = Package(
