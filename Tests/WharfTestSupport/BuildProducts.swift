@@ -59,7 +59,8 @@ public final class TemporaryDirectory: @unchecked Sendable {
         let path = file(name)
         try! FileManager.default.createDirectory(
             at: URL(fileURLWithPath: path).deletingLastPathComponent(), withIntermediateDirectories: true)
-        try! text.write(toFile: path, atomically: true, encoding: .utf8)
+        // Not `atomically`: on Linux that leaves an empty /tmp/TemporaryDirectory.* folder behind for every write.
+        try! Data(text.utf8).write(to: URL(fileURLWithPath: path))
         return path
     }
 
