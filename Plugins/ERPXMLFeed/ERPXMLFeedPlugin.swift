@@ -1,0 +1,168 @@
+import WharfABI
+import WharfPluginKit
+
+/// The plugin's one exported symbol: hands the host the descriptor WharfPluginKit builds for ``ERPXMLFeedPlugin``.
+@_cdecl("wharf_plugin_entry")
+public func wharfPluginEntry(
+    _ hostMajor: UInt32, _ hostMinor: UInt32, _ host: UnsafePointer<wharf_host_api>?
+) -> UnsafePointer<wharf_plugin_descriptor>? {
+    PluginExport.descriptor(for: ERPXMLFeedPlugin.self, hostMajor: hostMajor, hostMinor: hostMinor, host: host)
+}
+
+/// Products, base prices, inventory, categories and sources from ERP/PIM XML feed files in any dialect (BMEcat,
+/// cXML, OAGIS, home-grown), mapped by the connector's manifest (see docs/mapping.md).
+///
+/// Config: the file source keys of ``FileSource`` (`path` | `glob` | `folder` + `pattern`, `force`, `archive`,
+/// `failed`, `minAgeSeconds`, `rememberFiles`) plus `batchSize` (records per emit, default 2000), `maxDepth`
+/// (default 256), `maxTextBytes` (default 1 MiB), `maxRecordBytes` (default 16 MiB) and `rawBytes` (raw XML sent
+/// with each record for the host's rejects, default 1024, 0 for none).
+///
+/// Each file is streamed (libxml2 SAX, flat memory), its checksum is checked against the cursor (files imported
+/// before are skipped unless `force`), and its records are emitted in batches; the file's last batch carries the
+/// cursor with its checksum added, and only then is it archived. Parsing and mapping run on a second thread while
+/// the operation's thread emits (``ProducerPipeline``), so the parse overlaps the host's writes. A file that is not well-formed fails the run at
+/// the error's position: batches emitted before stay committed, the rest of the file is not, and the file is not
+/// marked imported, so the next run reads it again.
+public struct ERPXMLFeedPlugin: WharfPlugin {
+    /// `erp-xml`.
+    public static let id = "erp-xml"
+    /// An ERP feed.
+    public static let systemKind = "erp"
+    /// The plugin's version.
+    public static let version = "1.0.0"
+    /// One line for people.
+    public static let description: String? = "Products, prices, stock and categories from ERP/PIM XML feeds (BMEcat, cXML, OAGIS, …)"
+    /// Ingest only.
+    public static let capabilities: PluginCapabilities = [.ingest]
+
+    let source: FileSource
+    let batchSize: Int
+    let limits: ReaderLimits
+    let mapping: Mapping
+
+    static let ownConfigKeys = ["batchSize", "maxDepth", "maxTextBytes", "maxRecordBytes", "rawBytes"]
+
+    /// Reads and checks config and mapping; a mistake is refused with its path (`config.x: …`, `mapping.records[0]…: …`).
+    public init(context: PluginContext) throws {
+        let config = try context.config()
+        let known = FileSource.configKeys + Self.ownConfigKeys
+        for key in config.objectValue?.keys ?? [] where !known.contains(key) {
+            throw PluginError.invalid("config.\(key): not a setting of erp-xml; known settings: \(known.joined(separator: ", "))")
+        }
+        source = try FileSource(config: config, context: context, defaultPatterns: ["*.xml", "*.xml.gz"])
+        func number(_ key: String, _ range: ClosedRange<Int>, _ fallback: Int) throws(PluginError) -> Int {
+            guard let value = config[key] else { return fallback }
+            guard let number = value.intValue, range.contains(number) else {
+                throw PluginError.invalid("config.\(key): expected a whole number from \(range.lowerBound) to \(range.upperBound), found \(value.scalarText ?? value.kindName)")
+            }
+            return number
+        }
+        batchSize = try number("batchSize", 1...10_000, 2000)
+        var limits = ReaderLimits()
+        // libxml2 refuses more than 256 levels unless its "huge" mode is on, which would also lift its other limits.
+        limits.maxDepth = try number("maxDepth", 8...256, 256)
+        // libxml2's own text limit without "huge" mode is 10,000,000 bytes.
+        limits.maxTextBytes = try number("maxTextBytes", 1024...10_000_000, 1 << 20)
+        limits.maxRecordBytes = try number("maxRecordBytes", 1024...(256 << 20), 16 << 20)
+        limits.rawBytes = try number("rawBytes", 0...1024, 1024)
+        self.limits = limits
+        mapping = try Mapping(try context.mapping())
+    }
+
+    /// Imports every new file of the source, oldest first.
+    public func ingest(_ context: IngestContext) throws {
+        let files = try source.files()
+        if files.isEmpty {
+            context.log(.info, "no feed files to import (\(describe(source.kind)))")
+            return
+        }
+        var imported = ImportedFiles(cursor: context.cursor, limit: source.rememberFiles)
+        let reader = XMLFeedReader(mapping: mapping, limits: limits)
+        for file in files {
+            try context.checkCancelled()
+            let checksum = try ContentHash.ofFile(file.path)
+            if !source.force && imported.contains(checksum) {
+                context.log(.info, "\(file.path) was imported before (same content, \(checksum)); skipped — set config force: true to import it again")
+                archive(file.path, context: context)
+                continue
+            }
+            imported = try importFile(file, checksum: checksum, imported: imported, reader: reader, context: context)
+            archive(file.path, context: context)
+        }
+    }
+
+    // MARK: Not public
+
+    private func importFile(
+        _ file: FileSource.File, checksum: String, imported: ImportedFiles, reader: XMLFeedReader, context: IngestContext
+    ) throws -> ImportedFiles {
+        let batcher = RecordBatcher(context: context, batchSize: batchSize)
+        let stats: FeedStats
+        do {
+            // Parsing and mapping run on a thread of their own, emitting on this one: the two overlap on two cores.
+            stats = try ProducerPipeline.run(capacity: 4, produce: { send in
+                try reader.read(path: file.path, checkCancelled: { try context.checkCancelled() }, deliver: send)
+            }, consume: { (items: [MappedItem]) in
+                for item in items {
+                    switch item {
+                    case .record(let record):
+                        try batcher.add(record)
+                    case .reject(let location, let field, let reason, let raw):
+                        try context.reject(location: location, field: field, reason: reason, raw: raw)
+                    }
+                }
+            })
+        } catch let failure as FeedFailure {
+            var message = failure.message
+            message += ". The file was not imported: \(batcher.emittedRecords) records of it were already committed in \(batcher.emittedBatches) full batches of \(batchSize); the \(batcher.pendingCount) records read after the last full batch were not; the file is not marked as imported, so the next run reads it again once it is fixed"
+            if let failed = source.failedFolder {
+                do {
+                    let moved = try FileSource.move(file.path, toFolder: failed)
+                    message += " (it was moved to \(moved))"
+                } catch {
+                    context.log(.warning, "could not move \(file.path) to the failed folder: \(error)")
+                }
+            }
+            throw PluginError.invalid(message)
+        }
+        let next = imported.adding(checksum)
+        let counts = try batcher.finish(cursor: next.cursorText)
+        for warning in stats.warnings { context.log(.warning, "\(file.path): \(warning)") }
+        if !stats.externalEntities.isEmpty {
+            context.log(.warning, "\(file.path) declares external entities or a DTD (\(stats.externalEntities.joined(separator: ", "))); they were not loaded (external entities and DTDs are never read)")
+        }
+        if stats.invalidBytes > 0 {
+            context.log(.warning, "\(file.path) has \(stats.invalidBytes) bytes that are not valid UTF-8; records whose values contain them were rejected")
+        }
+        if stats.recordElements == 0 {
+            context.log(.warning, "\(file.path): no element matched the mapping's record paths (\(recordPaths)); check the paths and the namespaces")
+        }
+        context.log(
+            .info,
+            "imported \(file.path) (\(checksum)): \(stats.recordElements) record elements, \(stats.records) records emitted, \(stats.rejects) rejected by the plugin; host: \(counts.inserted) inserted, \(counts.updated) updated, \(counts.unchanged) unchanged, \(counts.rejected) rejected")
+        return next
+    }
+
+    private var recordPaths: String {
+        mapping.records.map(\.path).joined(separator: ", ")
+    }
+
+    private func archive(_ path: String, context: IngestContext) {
+        guard let folder = source.archiveFolder else { return }
+        do {
+            let moved = try FileSource.move(path, toFolder: folder)
+            context.log(.info, "archived \(path) to \(moved)")
+        } catch {
+            // Its data and checksum are committed; left in place it is skipped next time.
+            context.log(.warning, "could not archive \(path): \(error)")
+        }
+    }
+
+    private func describe(_ kind: FileSource.Kind) -> String {
+        switch kind {
+        case .path(let path): return "path \(path)"
+        case .glob(let pattern): return "glob \(pattern)"
+        case .folder(let folder, let patterns): return "folder \(folder), pattern \(patterns.joined(separator: " "))"
+        }
+    }
+}

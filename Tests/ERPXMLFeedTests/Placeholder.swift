@@ -1,2 +1,0 @@
-import XCTest
-final class ERPXMLFeedPlaceholder: XCTestCase { func testPlaceholder() { XCTAssertTrue(true) } }
