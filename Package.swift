@@ -8,6 +8,8 @@ let fixturePlugins = [
     "NoEntry", "ABIMajor", "SmallDescriptor", "BadID", "Refuses", "DuplicateID", "MissingOperation",
     // Misbehaving plugins for the crash-isolation tests: they crash, abort, hang or eat memory while running.
     "Crashes", "Aborts", "Hangs", "HogsMemory",
+    // A plugin that signs in with a secret from the environment, for the tests that no secret value leaks.
+    "UsesSecret",
 ]
 
 let package = Package(

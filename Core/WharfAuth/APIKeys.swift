@@ -16,8 +16,11 @@ public enum APIKeys {
     /// Length of a whole key's text.
     public static let keyLength = 6 + idLength + 1 + secretLength
 
-    /// A new key. Show `key` to the person once; store `record`.
-    public static func generate(name: String, scopes: [String], now: Timestamp) -> (key: String, record: APIKeyRecord) {
+    /// A new key, valid until `expiresAt` when given (else until revoked). Show `key` to the person once; store
+    /// `record`.
+    public static func generate(
+        name: String, scopes: [String], now: Timestamp, expiresAt: Timestamp? = nil
+    ) -> (key: String, record: APIKeyRecord) {
         var random = SystemRandomNumberGenerator()
         var idBytes = [UInt8](repeating: 0, count: idLength)
         for i in 0..<idLength {
@@ -28,7 +31,8 @@ public enum APIKeys {
         for i in 0..<32 { secretBytes[i] = random.next() }
         let id = String(decoding: idBytes, as: UTF8.self)
         let key = prefix + id + "_" + base62(secretBytes, width: secretLength)
-        let record = APIKeyRecord(id: id, name: name, scopes: scopes, secretHash: SHA256.hash(key), createdAt: now)
+        let record = APIKeyRecord(
+            id: id, name: name, scopes: scopes, secretHash: SHA256.hash(key), createdAt: now, expiresAt: expiresAt)
         return (key, record)
     }
 
@@ -42,14 +46,22 @@ public enum APIKeys {
         }
     }
 
-    /// True when `presented` is the key `record` was made for and the key is not revoked.
+    /// True when `presented` is the key `record` was made for, and the key is neither revoked nor expired at `now`.
     ///
     /// The hash comparison takes the same time wherever the first differing byte is, so response timing does not
     /// reveal how much of a guess was right.
-    public static func verify(presented: String, against record: APIKeyRecord) -> Bool {
-        guard record.revokedAt == nil, record.secretHash.count == 32 else { return false }
+    public static func verify(presented: String, against record: APIKeyRecord, now: Timestamp = .now()) -> Bool {
+        check(presented: presented, against: record, now: now) == .valid
+    }
+
+    /// Whether `presented` is the key `record` was made for and, if it is, whether it still works at `now`.
+    ///
+    /// Only a caller that presents the right key learns that it was revoked or has expired; any other text is
+    /// `.mismatch`, so the answer tells a guesser nothing about the key behind an id.
+    public static func check(presented: String, against record: APIKeyRecord, now: Timestamp) -> APIKeyCheck {
+        guard record.secretHash.count == 32 else { return .mismatch }
         var presented = presented
-        return presented.withUTF8 { bytes -> Bool in
+        let matches = presented.withUTF8 { bytes -> Bool in
             guard isWellFormed(bytes) else { return false }
             let digest = SHA256.oneShot(bytes)
             var difference: UInt8 = 0
@@ -57,6 +69,10 @@ public enum APIKeys {
             // The id is public, so comparing it normally leaks nothing; the hash already covers it.
             return difference == 0 && bytes[6..<(6 + idLength)].elementsEqual(record.id.utf8)
         }
+        guard matches else { return .mismatch }
+        if let revokedAt = record.revokedAt { return .revoked(at: revokedAt) }
+        if let expiresAt = record.expiresAt, expiresAt <= now { return .expired(at: expiresAt) }
+        return .valid
     }
 
     // MARK: Not public
@@ -94,5 +110,25 @@ public enum APIKeys {
         }
         while digits.count < width { digits.append(base62Alphabet[0]) }
         return String(decoding: digits.reversed(), as: UTF8.self)
+    }
+}
+
+/// The outcome of checking a presented key against its stored record (`APIKeys.check`).
+public enum APIKeyCheck: Sendable, Hashable {
+    /// The key is right and works.
+    case valid
+    /// The text is not the key the record was made for (malformed, mistyped or guessed).
+    case mismatch
+    /// The key is right but was revoked at that time.
+    case revoked(at: Timestamp)
+    /// The key is right but stopped working at that time.
+    case expired(at: Timestamp)
+}
+
+extension APIKeyRecord {
+    /// True when the key has an expiry time and it is not after `now`.
+    public func isExpired(at now: Timestamp) -> Bool {
+        guard let expiresAt else { return false }
+        return expiresAt <= now
     }
 }

@@ -13,14 +13,20 @@ public struct APIKeyRecord: Sendable, Hashable {
     public var createdAt: Timestamp
     /// When the key was revoked, or nil while it is valid.
     public var revokedAt: Timestamp?
+    /// When the key stops working by itself, or nil when it never expires.
+    public var expiresAt: Timestamp?
 
     /// A key record.
-    public init(id: String, name: String, scopes: [String], secretHash: [UInt8], createdAt: Timestamp, revokedAt: Timestamp? = nil) {
+    public init(
+        id: String, name: String, scopes: [String], secretHash: [UInt8], createdAt: Timestamp, revokedAt: Timestamp? = nil,
+        expiresAt: Timestamp? = nil
+    ) {
         self.id = id
         self.name = name
         self.scopes = scopes
         self.secretHash = secretHash
         self.createdAt = createdAt
         self.revokedAt = revokedAt
+        self.expiresAt = expiresAt
     }
 }

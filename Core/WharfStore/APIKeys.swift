@@ -2,13 +2,14 @@ import CSQLite
 import WharfModel
 
 extension Store {
-    /// Stores a new API key record (its secret only as a hash). A key with the same id fails with `.conflict`.
+    /// Stores a new API key record (its secret only as a hash; its expiry time when it has one). A key with the same
+    /// id fails with `.conflict`.
     public func insertAPIKey(_ key: APIKeyRecord) throws(StoreError) {
         try write("store API key '\(key.id)'") { db in
             let st = try db.statement(
                 """
-                INSERT INTO api_keys (id, name, scopes, secret_hash, created_at, revoked_at)
-                VALUES (?1, ?2, ?3, ?4, ?5, ?6)
+                INSERT INTO api_keys (id, name, scopes, secret_hash, created_at, revoked_at, expires_at)
+                VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)
                 """)
             st.bind(1, key.id)
             st.bind(2, key.name)
@@ -16,6 +17,7 @@ extension Store {
             st.bindBlob(4, key.secretHash)
             st.bind(5, key.createdAt.millisecondsSinceEpoch)
             st.bind(6, key.revokedAt?.millisecondsSinceEpoch)
+            st.bind(7, key.expiresAt?.millisecondsSinceEpoch)
             try st.run()
         }
     }
@@ -57,13 +59,14 @@ extension Store {
 
     // MARK: Not public
 
-    static let apiKeyColumns = "id, name, scopes, secret_hash, created_at, revoked_at"
+    static let apiKeyColumns = "id, name, scopes, secret_hash, created_at, revoked_at, expires_at"
 
     static func apiKey(from st: Statement) -> APIKeyRecord {
         let scopes = st.text(2).split(separator: " ").map(String.init)
         return APIKeyRecord(
             id: st.text(0), name: st.text(1), scopes: scopes, secretHash: st.blob(3),
             createdAt: Timestamp(millisecondsSinceEpoch: st.int64(4)),
-            revokedAt: st.optionalInt64(5).map { Timestamp(millisecondsSinceEpoch: $0) })
+            revokedAt: st.optionalInt64(5).map { Timestamp(millisecondsSinceEpoch: $0) },
+            expiresAt: st.optionalInt64(6).map { Timestamp(millisecondsSinceEpoch: $0) })
     }
 }

@@ -215,7 +215,7 @@ public final class Store: Sendable {
     }
 
     /// `mkdir -p` for the folder that will hold the database, with the system's reason when it fails.
-    private static func createParentFolders(of path: String) throws(StoreError) {
+    static func createParentFolders(of path: String) throws(StoreError) {
         var components = path.split(separator: "/", omittingEmptySubsequences: false).dropLast()
         guard !components.isEmpty else { return }
         var current = path.hasPrefix("/") ? "" : "."

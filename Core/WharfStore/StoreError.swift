@@ -33,6 +33,10 @@ public struct StoreError: Error, Sendable, CustomStringConvertible {
         public static let misuse = Code(rawValue: "misuse")
         /// The store was closed.
         public static let closed = Code(rawValue: "closed")
+        /// Another process has the database open, and the operation (a restore) needs it to itself.
+        public static let databaseInUse = Code(rawValue: "database-in-use")
+        /// A database file failed SQLite's integrity check.
+        public static let corrupt = Code(rawValue: "corrupt")
     }
 
     /// What kind of failure this is.

@@ -232,12 +232,15 @@ let pluginsCommand = Command(
 let keysCommand = Command(
     name: "keys", summary: "Create, list and revoke API keys.",
     usage: """
-        wharf keys create --name NAME --scopes SCOPE[,SCOPE...] [--manifest FILE]
+        wharf keys create --name NAME --scopes SCOPE[,SCOPE...] [--expires WHEN] [--manifest FILE]
         wharf keys list [--manifest FILE]
         wharf keys revoke ID [--manifest FILE]
 
-        create   makes a key and prints it ONCE; only its hash is stored, so copy it now.
-        list     shows id, name, scopes, created and revoked times (never the key).
+        create   makes a key and prints it ONCE; only its hash is stored, so copy it now. --expires makes it stop
+                 working by itself: after a lifetime (12h, 30d, 8w), when a date begins (2027-01-31: at 00:00
+                 UTC), or at an RFC 3339 time; an expired key gets 401 saying so. Without it the key works
+                 until revoked.
+        list     shows id, name, scopes, created and expiry times and state (never the key).
         revoke   stops a key from working (within a few seconds on a running server).
 
         Scopes: \(Scope.known.map(\.rawValue).joined(separator: ", ")) (admin grants every scope).
@@ -247,7 +250,7 @@ let keysCommand = Command(
     let rest = Array(words.dropFirst())
     switch sub {
     case "create":
-        let arguments = try Arguments(rest, valueOptions: ["--name", "--scopes"])
+        let arguments = try Arguments(rest, valueOptions: ["--name", "--scopes", "--expires"])
         try arguments.none()
         guard let name = arguments.options["--name"], !name.isEmpty else { throw UsageError(message: "--name is required") }
         guard let scopeText = arguments.options["--scopes"] else { throw UsageError(message: "--scopes is required") }
@@ -257,11 +260,21 @@ let keysCommand = Command(
         } catch {
             throw UsageError(message: "\(error)")
         }
+        let now = Timestamp.now()
+        var expiresAt: Timestamp?
+        if let expiry = arguments.options["--expires"] {
+            do {
+                expiresAt = try APIKeyExpiry.parse(expiry, now: now)
+            } catch {
+                throw UsageError(message: "--expires: \(error)")
+            }
+        }
         let deployment = try context.openDeployment()
-        let (key, record) = APIKeys.generate(name: name, scopes: scopes, now: .now())
+        let (key, record) = APIKeys.generate(name: name, scopes: scopes, now: now, expiresAt: expiresAt)
         try deployment.store.insertAPIKey(record)
         printOut(key)
-        printError("created key \(record.id) '\(name)' with scopes \(scopes.joined(separator: ",")); the line above is the key, shown only now")
+        printError("created key \(record.id) '\(name)' with scopes \(scopes.joined(separator: ","))"
+            + (expiresAt.map { ", expiring at \($0.rfc3339)" } ?? "") + "; the line above is the key, shown only now")
     case "list":
         try Arguments(rest).none()
         let deployment = try context.openDeployment()
@@ -269,8 +282,10 @@ let keysCommand = Command(
         if keys.isEmpty {
             printOut("no API keys; create one with `wharf keys create --name NAME --scopes catalog:read`")
         } else {
-            printOut(table([["ID", "NAME", "SCOPES", "CREATED", "REVOKED"]] + keys.map {
-                [$0.id, $0.name, $0.scopes.joined(separator: ","), $0.createdAt.rfc3339, $0.revokedAt?.rfc3339 ?? "-"]
+            let now = Timestamp.now()
+            printOut(table([["ID", "NAME", "SCOPES", "CREATED", "EXPIRES", "STATE"]] + keys.map {
+                let state = $0.revokedAt.map { "revoked \($0.rfc3339)" } ?? ($0.isExpired(at: now) ? "expired" : "active")
+                return [$0.id, $0.name, $0.scopes.joined(separator: ","), $0.createdAt.rfc3339, $0.expiresAt?.rfc3339 ?? "never", state]
             }))
         }
     case "revoke":

@@ -2,7 +2,7 @@ import Foundation
 
 // The `wharf` command: a commerce integration hub's CLI. Exit codes: 0 ok, 1 failure, 2 usage.
 
-let commands = [serveCommand, runCommand, scheduleCommand, pluginsCommand, keysCommand, manifestCommand]
+let commands = [serveCommand, runCommand, scheduleCommand, pluginsCommand, keysCommand, manifestCommand, workerCommand, backupCommand, restoreCommand]
 
 let overview = """
     wharf — commerce integration hub

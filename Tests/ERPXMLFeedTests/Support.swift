@@ -82,6 +82,8 @@ final class XMLDeployment {
     /// host services and store without depending on a built `wharf` worker binary.
     private init(manifest: Manifest, folder: TemporaryDirectory) throws {
         try ERPXMLPlugin.requireBuilt()
+        var manifest = manifest
+        for index in manifest.connectors.indices { manifest.connectors[index].isolation = .inprocess }
         self.folder = folder
         let lines = logLines
         deployment = try Deployment(manifest: manifest, logger: Logger(level: .debug, sink: { lines.append($0) }))

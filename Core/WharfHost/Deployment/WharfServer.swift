@@ -8,13 +8,18 @@ public final class WharfServer: Sendable {
     public let api: RESTAPI
     /// Starts scheduled and requested runs.
     public let coordinator: RunCoordinator
+    /// Real-time calls to connectors' plugins, on warm workers with per-call deadlines.
+    public let calls: CallPool
     private let http: HTTPServer
     private let deployment: Deployment
 
-    /// A server for `deployment`; `port` overrides the manifest's port (0 picks a free one, for tests).
-    public init(deployment: Deployment, port: Int? = nil) throws {
+    /// A server for `deployment`; `port` overrides the manifest's port (0 picks a free one, for tests). Runs of
+    /// connectors with `isolation: process` execute in `wharf worker` processes started as `workers` says, so a
+    /// plugin that crashes or hangs fails its run while the REST API keeps answering.
+    public init(deployment: Deployment, port: Int? = nil, workers: WorkerSettings = WorkerSettings()) throws {
         self.deployment = deployment
-        coordinator = try RunCoordinator(deployment: deployment)
+        coordinator = try RunCoordinator(deployment: deployment, workers: workers)
+        calls = CallPool(deployment: deployment, workers: workers)
         let api = RESTAPI(deployment: deployment, coordinator: coordinator)
         self.api = api
         let manifest = deployment.manifest
@@ -53,9 +58,11 @@ public final class WharfServer: Sendable {
     public var port: Int { http.localPort }
 
     /// Stops accepting, lets requests in flight finish, cancels runs in progress (they stop at their next batch
-    /// boundary and keep what they committed), and closes.
+    /// boundary and keep what they committed; workers that do not stop are killed after their grace period), stops
+    /// the warm call workers, and closes.
     public func shutdown() {
         http.shutdown()
         coordinator.stop()
+        calls.shutdown()
     }
 }

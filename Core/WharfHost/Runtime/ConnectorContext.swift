@@ -149,7 +149,9 @@ final class ConnectorContext: @unchecked Sendable {
         counts.updated += result.updated
         counts.unchanged += result.unchanged
         counts.rejected += Int64(invalid.count) + result.rejected
-        progress?.add(read: read, rejected: Int64(invalid.count) + result.rejected)
+        progress?.addBatch(
+            read: read, inserted: result.inserted, updated: result.updated, unchanged: result.unchanged,
+            rejected: Int64(invalid.count) + result.rejected)
         if let newCursor { cursor = .some(newCursor) }
         return result
     }

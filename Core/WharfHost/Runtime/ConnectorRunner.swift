@@ -16,14 +16,19 @@ public struct RunnerError: Error, Sendable, CustomStringConvertible {
 /// Runs one connector's plugin operation and records it as a run: start, counts, end, state and error.
 ///
 /// Every run is recorded, including one whose plugin cannot be loaded or refuses its configuration, so an operator
-/// always finds the reason in `GET /v1/runs`.
+/// always finds the reason in `GET /v1/runs`. Where the plugin runs follows the connector's `isolation`: in a fresh
+/// `wharf worker` process (`process`, the default; see `WorkerSupervisor`), or in this process (`inprocess`).
+/// Either way this process records the run: it begins it before the plugin works and finishes it afterwards.
 public struct ConnectorRunner: Sendable {
     /// The deployment whose connectors are run.
     public let deployment: Deployment
+    /// How workers are started, for connectors with `isolation: process`.
+    public let workers: WorkerSettings
 
     /// A runner for `deployment`.
-    public init(deployment: Deployment) {
+    public init(deployment: Deployment, workers: WorkerSettings = WorkerSettings()) {
         self.deployment = deployment
+        self.workers = workers
     }
 
     /// Runs `ingest` for the connector called `name` on the calling thread, and returns the finished run.
@@ -45,33 +50,34 @@ public struct ConnectorRunner: Sendable {
         let logger = deployment.logger
         let run = try store.beginRun(connector: name, pluginID: connector.plugin, trigger: trigger)
         let fields = [("connector", name), ("plugin", connector.plugin), ("run", String(run.id))]
-        logger.log(.info, "run started", fields: fields + [("trigger", trigger.rawValue)])
+        logger.log(.info, "run started", fields: fields + [("trigger", trigger.rawValue), ("isolation", connector.isolation.rawValue)])
         onStart?(run)
 
-        var counts = RunCounts()
-        let outcome: (RunState, String?)
         let runLog = RunLog()
-        do {
-            counts = try perform(connector: connector, runID: run.id, cancellation: cancellation, progress: progress, runLog: runLog)
-            outcome = (.succeeded, nil)
-        } catch {
-            let failure = error
-            counts = failure.counts
-            outcome = (failure.cancelled ? .cancelled : .failed, failure.message)
-        }
+        let outcome: RunOutcome =
+            switch connector.isolation {
+            case .process:
+                WorkerSupervisor(
+                    deployment: deployment, settings: workers, connector: connector, runID: run.id,
+                    cancellation: cancellation, progress: progress, runLog: runLog
+                ).run()
+            case .inprocess:
+                runInProcess(connector, runID: run.id, cancellation: cancellation, progress: progress, runLog: runLog)
+            }
         do {
             try store.addRunLogs(runID: run.id, runLog.drain())
         } catch {
             logger.log(.error, "could not store the run's log lines", fields: fields + [("error", "\(error)")])
         }
-        try store.finishRun(id: run.id, state: outcome.0, counts: counts, error: outcome.1)
+        let counts = outcome.counts
+        try store.finishRun(id: run.id, state: outcome.state, counts: counts, error: outcome.error)
         var endFields = fields + [
-            ("state", outcome.0.rawValue), ("read", String(counts.read)), ("inserted", String(counts.inserted)),
+            ("state", outcome.state.rawValue), ("read", String(counts.read)), ("inserted", String(counts.inserted)),
             ("updated", String(counts.updated)), ("unchanged", String(counts.unchanged)),
             ("rejected", String(counts.rejected)),
         ]
-        if let error = outcome.1 { endFields.append(("error", error)) }
-        logger.log(outcome.0 == .succeeded ? .info : .error, "run finished", fields: endFields)
+        if let error = outcome.error { endFields.append(("error", error)) }
+        logger.log(outcome.state == .succeeded ? .info : .error, "run finished", fields: endFields)
         return try store.run(id: run.id) ?? run
     }
 
@@ -100,6 +106,19 @@ public struct ConnectorRunner: Sendable {
     }
 
     // MARK: Not public
+
+    /// Runs the connector's ingest on the calling thread, in this process: the in-process isolation, and what a
+    /// worker does for its server.
+    func runInProcess(
+        _ connector: ConnectorConfig, runID: Int64, cancellation: CancellationFlag, progress: RunProgress?, runLog: RunLog
+    ) -> RunOutcome {
+        do {
+            let counts = try perform(connector: connector, runID: runID, cancellation: cancellation, progress: progress, runLog: runLog)
+            return RunOutcome(state: .succeeded, counts: counts, error: nil)
+        } catch {
+            return RunOutcome(state: error.cancelled ? .cancelled : .failed, counts: error.counts, error: error.message)
+        }
+    }
 
     /// A run that started and failed, with what it had done.
     struct RunFailure: Error {
@@ -215,7 +234,7 @@ public struct ConnectorRunner: Sendable {
         throw RunFailure(message: "the run's transaction failed and was rolled back: \(failure.map { "\($0)" } ?? "unknown error")", counts: kept)
     }
 
-    private static func loadPlugin(_ connector: ConnectorConfig, from plugins: PluginFolder) throws(RunFailure) -> LoadedPlugin {
+    static func loadPlugin(_ connector: ConnectorConfig, from plugins: PluginFolder) throws(RunFailure) -> LoadedPlugin {
         guard let path = plugins.path(forID: connector.plugin) else {
             throw RunFailure(
                 message: "plugin '\(connector.plugin)' is not installed in \(plugins.path); install it with `wharf plugins install PATH.so`",
@@ -228,7 +247,7 @@ public struct ConnectorRunner: Sendable {
         }
     }
 
-    private static func createInstance(
+    static func createInstance(
         _ plugin: LoadedPlugin, connector: ConnectorConfig, store: Store?, logger: Logger, baseDirectory: String,
         cancellation: CancellationFlag, runLog: RunLog? = nil
     ) throws(RunFailure) -> UnsafeMutableRawPointer? {

@@ -53,7 +53,8 @@ public enum HostServices {
             }
         let text = String(cString: message)
         context.runLog?.append(mapped, text)
-        context.logger.log(mapped, text, fields: context.logFields)
+        // A worker's run log forwards the line to the server, which logs it with the run's fields.
+        if context.runLog?.forwards != true { context.logger.log(mapped, text, fields: context.logFields) }
     }
 
     static func configJSON(_ ctx: OpaquePointer?) -> UnsafePointer<CChar>? {

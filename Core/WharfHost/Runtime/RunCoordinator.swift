@@ -20,8 +20,9 @@ public struct RunRequestError: Error, Sendable, CustomStringConvertible {
 /// Starts runs — on schedule, on request, never two of one connector at once — and cancels them.
 ///
 /// `wharf serve` owns one. A timer thread polls the `Scheduler` and sleeps until its next wake-up (or until a run
-/// ends or the manifest's jobs change); each run executes on its own thread, because plugin calls are blocking C
-/// calls that must not occupy the HTTP handler pool.
+/// ends or the manifest's jobs change); each run executes on its own thread, because plugin calls (or, with
+/// `isolation: process`, the supervision of the run's worker process) block and must not occupy the HTTP handler
+/// pool.
 public final class RunCoordinator: Sendable {
     /// The deployment whose connectors run.
     public let deployment: Deployment
@@ -32,12 +33,16 @@ public final class RunCoordinator: Sendable {
     private let stopping = Atomic<Bool>(false)
     private let finished = DispatchGroup()
     private let clock: any WharfSchedule.Clock
+    /// How runs of connectors with `isolation: process` start their workers.
+    public let workers: WorkerSettings
 
     /// A coordinator for `deployment`. Each job's last start comes from the run history, so catch-up knows what
-    /// was missed while Wharf was down.
-    public init(deployment: Deployment, clock: any WharfSchedule.Clock = SystemClock()) throws {
+    /// was missed while Wharf was down. Runs of connectors with `isolation: process` (the default) execute in
+    /// `wharf worker` processes started as `workers` says.
+    public init(deployment: Deployment, clock: any WharfSchedule.Clock = SystemClock(), workers: WorkerSettings = WorkerSettings()) throws {
         self.deployment = deployment
         self.clock = clock
+        self.workers = workers
         var jobs: [ScheduledJob] = []
         var lastStarts: [String: Date] = [:]
         for connector in deployment.manifest.connectors where connector.enabled {
@@ -84,7 +89,8 @@ public final class RunCoordinator: Sendable {
         }
     }
 
-    /// Asks the run with `runID` to stop at its next batch boundary; what it committed is kept.
+    /// Asks the run with `runID` to stop at its next batch boundary; what it committed is kept. A run in a worker
+    /// that does not stop within `WorkerSettings.cancelGrace` is ended by killing its worker.
     public func cancel(runID: Int64) throws(RunRequestError) {
         let flag = active.withLock { runs in runs.values.first { $0.runID == runID }?.flag }
         guard let flag else {
@@ -147,7 +153,7 @@ public final class RunCoordinator: Sendable {
         let thread = Thread { [self] in
             var announced = false
             do {
-                _ = try ConnectorRunner(deployment: deployment).ingest(connector: name, trigger: trigger, cancellation: flag) { run in
+                _ = try ConnectorRunner(deployment: deployment, workers: workers).ingest(connector: name, trigger: trigger, cancellation: flag) { run in
                     self.active.withLock { $0[name] = (run.id, flag) }
                     announced = true
                     started(.success(run))

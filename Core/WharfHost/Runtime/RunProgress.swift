@@ -1,17 +1,30 @@
 import Foundation
 import Synchronization
+import WharfModel
 
 /// Live counters of a run in progress, written by the plugin's thread and read by whoever shows progress.
 public final class RunProgress: Sendable {
     private let recordsRead = Atomic<Int64>(0)
+    private let recordsInserted = Atomic<Int64>(0)
+    private let recordsUpdated = Atomic<Int64>(0)
+    private let recordsUnchanged = Atomic<Int64>(0)
     private let recordsRejected = Atomic<Int64>(0)
     private let unitsDone = Atomic<UInt64>(0)
     private let unitsTotal = Atomic<UInt64>(0)
+    /// Told after every change; `batch` is true when a batch was stored (a worker reports those at once).
+    private let onChange: (@Sendable (_ progress: RunProgress, _ batch: Bool) -> Void)?
     /// When the run started.
     public let started = ContinuousClock.now
 
     /// Fresh counters.
-    public init() {}
+    public init() {
+        onChange = nil
+    }
+
+    /// Fresh counters that call `onChange` after every change (a worker streams them to its server).
+    init(onChange: @escaping @Sendable (_ progress: RunProgress, _ batch: Bool) -> Void) {
+        self.onChange = onChange
+    }
 
     /// Records handed over so far (including rejected ones).
     public var read: Int64 { recordsRead.load(ordering: .relaxed) }
@@ -22,12 +35,45 @@ public final class RunProgress: Sendable {
         (unitsDone.load(ordering: .relaxed), unitsTotal.load(ordering: .relaxed))
     }
 
+    /// Every count so far. Inserted, updated and unchanged count stored batches (with `onError: fail`, batches of
+    /// the run's one transaction, which a failure still rolls back).
+    public var counts: RunCounts {
+        RunCounts(
+            read: recordsRead.load(ordering: .relaxed), inserted: recordsInserted.load(ordering: .relaxed),
+            updated: recordsUpdated.load(ordering: .relaxed), unchanged: recordsUnchanged.load(ordering: .relaxed),
+            rejected: recordsRejected.load(ordering: .relaxed))
+    }
+
+    /// Records the plugin rejected itself (not a stored batch).
     func add(read: Int64, rejected: Int64) {
         recordsRead.add(read, ordering: .relaxed)
         recordsRejected.add(rejected, ordering: .relaxed)
+        onChange?(self, false)
+    }
+
+    /// A batch the store applied.
+    func addBatch(read: Int64, inserted: Int64, updated: Int64, unchanged: Int64, rejected: Int64) {
+        recordsRead.add(read, ordering: .relaxed)
+        recordsInserted.add(inserted, ordering: .relaxed)
+        recordsUpdated.add(updated, ordering: .relaxed)
+        recordsUnchanged.add(unchanged, ordering: .relaxed)
+        recordsRejected.add(rejected, ordering: .relaxed)
+        onChange?(self, true)
     }
 
     func report(done: UInt64, total: UInt64) {
+        unitsDone.store(done, ordering: .relaxed)
+        unitsTotal.store(total, ordering: .relaxed)
+        onChange?(self, false)
+    }
+
+    /// Takes over a worker's counters as they arrive in its progress frames.
+    func replace(counts: RunCounts, done: UInt64, total: UInt64) {
+        recordsRead.store(counts.read, ordering: .relaxed)
+        recordsInserted.store(counts.inserted, ordering: .relaxed)
+        recordsUpdated.store(counts.updated, ordering: .relaxed)
+        recordsUnchanged.store(counts.unchanged, ordering: .relaxed)
+        recordsRejected.store(counts.rejected, ordering: .relaxed)
         unitsDone.store(done, ordering: .relaxed)
         unitsTotal.store(total, ordering: .relaxed)
     }

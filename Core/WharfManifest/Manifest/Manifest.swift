@@ -331,8 +331,35 @@ public struct ConnectorConfig: Sendable, Hashable {
     public var onError: ErrorPolicy
     /// How stock records of this connector's runs are applied. Default: a delta of absolute quantities.
     public var inventory: InventoryPolicy
+    /// Where the plugin runs. Default `process`: a worker process per run, so a crash fails only the run.
+    public var isolation: Isolation
+    /// The most memory (address space, in MiB) a run's worker may add to its own start-up size (`memoryLimitMB`).
+    /// Only for `isolation: process`. Default 512.
+    public var memoryLimitMB: Int
+    /// How long a run's worker may go without progress (a batch, a reject or a reported position) before it is
+    /// killed and the run failed (`deadlineSeconds`). Only for `isolation: process`. Default 300 s.
+    public var deadline: Duration
     /// Position in the manifest's `connectors` array, for messages (`connectors[2]`).
     public var index: Int
+
+    /// Where a connector's plugin code runs (`isolation` in the manifest).
+    public enum Isolation: String, Sendable, Hashable, CaseIterable {
+        /// In a `wharf worker` process started for each run: a plugin that crashes, aborts, runs out of memory or
+        /// stops making progress fails its run, and the server keeps serving.
+        case process
+        /// In the process that starts the run, as a library call: for trusted plugins (and benchmarks). A crash
+        /// takes that process down with it.
+        case inprocess
+    }
+
+    /// Default `memoryLimitMB`.
+    public static let defaultMemoryLimitMB = 512
+    /// Allowed `memoryLimitMB`: 16 MiB to 1 TiB.
+    public static let memoryLimitMBRange: ClosedRange<Int64> = 16...(1 << 20)
+    /// Default `deadlineSeconds`.
+    public static let defaultDeadline: Duration = .seconds(300)
+    /// Allowed `deadlineSeconds`: above 0, at most a day.
+    public static let deadlineLimitSeconds: Double = 86_400
 
     /// What one bad record does to a run.
     public enum ErrorPolicy: String, Sendable, Hashable, CaseIterable {
@@ -347,7 +374,8 @@ public struct ConnectorConfig: Sendable, Hashable {
         name: String, plugin: String, enabled: Bool = true, config: JSONValue = .object([:]),
         mapping: JSONValue = .object([:]), schedule: String? = nil, timing: Schedule? = nil, catchUp: Bool = false,
         onError: ErrorPolicy = .reject,
-        inventory: InventoryPolicy = InventoryPolicy(), index: Int = 0
+        inventory: InventoryPolicy = InventoryPolicy(), index: Int = 0, isolation: Isolation = .process,
+        memoryLimitMB: Int = ConnectorConfig.defaultMemoryLimitMB, deadline: Duration = ConnectorConfig.defaultDeadline
     ) {
         self.name = name
         self.plugin = plugin
@@ -360,6 +388,9 @@ public struct ConnectorConfig: Sendable, Hashable {
         self.onError = onError
         self.inventory = inventory
         self.index = index
+        self.isolation = isolation
+        self.memoryLimitMB = memoryLimitMB
+        self.deadline = deadline
     }
 
     /// `config` with every `"env:NAME"` string replaced by the variable's value — to hand to the plugin, never to

@@ -57,7 +57,10 @@ struct ManifestChecker {
     static let topLevelKeys = ["database", "listen", "pluginFolder", "log", "server", "connectors"]
     static let logKeys = ["format", "level"]
     static let serverKeys = ["maxConnections", "maxBodyBytes", "headerTimeoutSeconds", "idleTimeoutSeconds"]
-    static let connectorKeys = ["name", "plugin", "enabled", "schedule", "onError", "inventory", "config", "mapping"]
+    static let connectorKeys = [
+        "name", "plugin", "enabled", "schedule", "onError", "inventory", "isolation", "memoryLimitMB", "deadlineSeconds",
+        "config", "mapping",
+    ]
     static let inventoryKeys = ["mode", "absent", "delta"]
     static let scheduleKeys = ["cron", "every", "timeZone", "catchUp"]
 
@@ -165,6 +168,7 @@ struct ManifestChecker {
                 onError = ConnectorConfig.ErrorPolicy(rawValue: policy)!
             }
             let inventory = checkInventory(entry, path)
+            let (isolation, memoryLimitMB, deadline) = checkIsolation(entry, path)
             let config = object(entry, "config", path, expected: "an object of plugin settings such as { path: \"samples/stock.csv\" }")
             let mapping = object(entry, "mapping", path, expected: "an object mapping Wharf fields to source fields such as { sku: \"Item\" }")
             if let config { checkSecrets(in: .object(config), path + [.key("config")], connectorName: name) }
@@ -172,7 +176,8 @@ struct ManifestChecker {
                 ConnectorConfig(
                     name: name ?? "", plugin: plugin ?? "", enabled: enabled, config: .object(config ?? [:]),
                     mapping: .object(mapping ?? [:]), schedule: schedule, timing: timing, catchUp: catchUp,
-                    onError: onError, inventory: inventory, index: index))
+                    onError: onError, inventory: inventory, index: index, isolation: isolation,
+                    memoryLimitMB: memoryLimitMB, deadline: deadline))
         }
         return connectors
     }
@@ -248,6 +253,30 @@ struct ManifestChecker {
             }
         }
         return policy
+    }
+
+    /// `isolation: "process" | "inprocess"` and the worker limits, which only a worker process can enforce.
+    private mutating func checkIsolation(_ entry: JSONObject, _ connector: Path) -> (ConnectorConfig.Isolation, Int, Duration) {
+        var isolation = ConnectorConfig.Isolation.process
+        if let text = choice(entry, "isolation", connector, ConnectorConfig.Isolation.allCases.map(\.rawValue)) {
+            isolation = ConnectorConfig.Isolation(rawValue: text)!
+        }
+        var memory = ConnectorConfig.defaultMemoryLimitMB
+        if let value = wholeNumber(entry, "memoryLimitMB", connector, ConnectorConfig.memoryLimitMBRange, unit: " of MiB") {
+            memory = Int(value)
+        }
+        var deadline = ConnectorConfig.defaultDeadline
+        if let value = seconds(entry, "deadlineSeconds", connector, limit: ConnectorConfig.deadlineLimitSeconds) {
+            deadline = value
+        }
+        if isolation == .inprocess {
+            for key in ["memoryLimitMB", "deadlineSeconds"] where entry[key] != nil && entry[key] != .null {
+                report(
+                    .invalidValue, connector + [.key(key)],
+                    "only a worker process can enforce \(key); remove it or set isolation to \"process\"")
+            }
+        }
+        return (isolation, memory, deadline)
     }
 
     /// Flags secrets written as literals and malformed `env:` references, anywhere inside `config`.

@@ -195,6 +195,12 @@ enum Migrations {
                 );
                 CREATE INDEX run_logs_by_run ON run_logs (run_id, id);
                 """),
+        Migration(
+            version: 5, name: "API keys that expire",
+            sql: """
+                -- When a key stops working by itself (ms since epoch, UTC); NULL for keys that never expire.
+                ALTER TABLE api_keys ADD COLUMN expires_at INTEGER;
+                """),
     ]
 
     /// Brings the database on `db` (the writer) to the latest version (or to `target`, for tests that build an
