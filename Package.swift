@@ -78,6 +78,11 @@ let package = Package(
             ]
         ),
         .target(name: "FixtureSupport", dependencies: ["WharfABI"], path: "Tests/Fixtures/Plugins/Support"),
+        // Fuzz harnesses (scripts/fuzz builds them with libFuzzer; a normal build replays inputs given as arguments).
+        .target(name: "FuzzDriver", path: "Tests/Fuzz/Driver"),
+        .executableTarget(name: "FuzzHTTPParser", dependencies: ["WharfHTTP", "FuzzDriver"], path: "Tests/Fuzz/HTTPParser"),
+        .executableTarget(name: "FuzzManifest", dependencies: ["WharfManifest", "FuzzDriver"], path: "Tests/Fuzz/Manifest"),
+        .executableTarget(name: "FuzzERPXML", dependencies: ["ERPXMLFeed", "WharfABI", "WharfManifest", "FuzzDriver"], path: "Tests/Fuzz/ERPXMLFeed"),
     ] + fixturePlugins.map { name in
         .target(name: "Fixture\(name)", dependencies: ["WharfABI", "FixtureSupport"], path: "Tests/Fixtures/Plugins/\(name)")
     }

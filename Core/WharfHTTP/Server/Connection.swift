@@ -14,6 +14,19 @@ struct ParserLimits: Sendable {
     var maxBodyBytes: Int
     /// Longest chunk-size line (size plus extensions).
     var maxChunkLineBytes = 4096
+
+    /// Largest input buffer a connection may grow to: room for the longest line any limit allows, plus slack so a
+    /// limit is always detected (and answered with its own status) before the buffer is full.
+    var bufferLimit: Int { max(maxRequestLineBytes, maxHeaderBytes, maxChunkLineBytes) + 1024 }
+}
+
+extension ParserLimits {
+    /// The limits of a server configuration.
+    init(_ c: HTTPServerConfiguration) {
+        self.init(
+            maxRequestLineBytes: c.maxRequestLineBytes, maxHeaderBytes: c.maxHeaderBytes,
+            maxHeaderCount: c.maxHeaderCount, maxBodyBytes: c.maxBodyBytes)
+    }
 }
 
 /// What one step of parsing produced.
@@ -94,6 +107,10 @@ final class Connection: @unchecked Sendable {
     var deadline: UInt64 = 0
 
     static let initialCapacity = 4096
+
+    /// The answer when the input buffer is full at `ParserLimits.bufferLimit` and the parser still needs more. The
+    /// limits are meant to fire first (each with its own status), so this is a last line of defence.
+    static let inputDoesNotFit = ProblemDetails.badRequest("The request does not fit the input buffer.")
 
     init(fd: Int32, remoteAddress: String) {
         self.fd = fd
@@ -210,12 +227,13 @@ final class Connection: @unchecked Sendable {
                 if bodyRemaining == 0 { return completeRequest() }
 
             case .chunkSize:
+                // The partial check allows for the CR of a line that has not ended yet, and the complete check
+                // applies the same limit: a line is refused whether it arrives in one read or byte by byte.
                 guard let (a, b) = nextLine() else {
-                    if end - start > limits.maxChunkLineBytes {
-                        return .failure(.badRequest("A chunk-size line is longer than \(limits.maxChunkLineBytes) bytes."))
-                    }
+                    if end - start > limits.maxChunkLineBytes + 1 { return .failure(chunkLineTooLong(limits)) }
                     return .needMore
                 }
+                if b - a > limits.maxChunkLineBytes { return .failure(chunkLineTooLong(limits)) }
                 switch parseChunkSize(a, b) {
                 case nil:
                     return .failure(.badRequest("A chunk-size line is not a hexadecimal size; the chunked body is malformed."))
@@ -248,9 +266,14 @@ final class Connection: @unchecked Sendable {
                 phase = .chunkSize
 
             case .trailers:
-                // Trailer fields are tolerated and dropped; they still count against the header limits.
+                // Trailer fields are tolerated and dropped; they still count against the header limits. The closing
+                // empty line does not count, so a lone CR (which may be its start) must not trip the partial check:
+                // the verdict may not depend on how the bytes were split into reads.
                 guard let (a, b) = nextLine() else {
-                    if headerBytes + (end - start) > limits.maxHeaderBytes { return .failure(headersTooLarge(limits)) }
+                    let pending = end - start
+                    if (pending > 1 || (pending == 1 && buffer[start] != 13)) && headerBytes + pending > limits.maxHeaderBytes {
+                        return .failure(headersTooLarge(limits))
+                    }
                     return .needMore
                 }
                 if bareLF { return .failure(.badRequest("A trailer line must end with CRLF, not a bare LF.")) }
@@ -560,6 +583,10 @@ final class Connection: @unchecked Sendable {
         ProblemDetails(
             slug: "header-fields-too-large", title: "Request header fields too large", status: 431,
             detail: "The request's header fields are larger than \(limits.maxHeaderBytes) bytes.")
+    }
+
+    private func chunkLineTooLong(_ limits: ParserLimits) -> ProblemDetails {
+        .badRequest("A chunk-size line is longer than \(limits.maxChunkLineBytes) bytes.")
     }
 
     private func bodyTooLarge(_ limits: ParserLimits) -> ProblemDetails {

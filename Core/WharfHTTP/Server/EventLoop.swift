@@ -32,10 +32,8 @@ final class ServerCore: Sendable {
         onRequestCompleted: (@Sendable (HTTPRequest, HTTPResponse, Duration) -> Void)?,
         onProtocolError: (@Sendable (String, ProblemDetails) -> Void)?
     ) {
-        limits = ParserLimits(
-            maxRequestLineBytes: c.maxRequestLineBytes, maxHeaderBytes: c.maxHeaderBytes,
-            maxHeaderCount: c.maxHeaderCount, maxBodyBytes: c.maxBodyBytes)
-        bufferLimit = max(c.maxRequestLineBytes, c.maxHeaderBytes, limits.maxChunkLineBytes) + 1024
+        limits = ParserLimits(c)
+        bufferLimit = limits.bufferLimit
         headerTimeoutMs = c.headerTimeout.milliseconds
         bodyTimeoutMs = c.bodyTimeout.milliseconds
         idleTimeoutMs = c.idleTimeout.milliseconds
@@ -310,7 +308,7 @@ final class EventLoop: @unchecked Sendable {
             }
             let space = c.prepareForRead(limit: core.bufferLimit)
             if space == 0 {
-                fail(c, .badRequest("The request does not fit the input buffer."))
+                fail(c, Connection.inputDoesNotFit)
                 break
             }
             let n = wharf_recv(c.fd, c.buffer + c.end, space)

@@ -224,6 +224,12 @@ public final class HTTPServer: Sendable {
         let poolStopped = pool?.stop(deadlineMs: monotonicMs() + configuration.shutdownTimeout.milliseconds) ?? true
         // A pool thread still stuck in a handler may yet post to a loop; keep the eventfds open in that case.
         if poolStopped { for loop in loops { loop.releaseDescriptors() } }
+        // The acceptor's `siblings` lists the acceptor itself: a reference cycle that kept every loop (and its
+        // mailbox) alive after shutdown. Every loop thread has returned, so the links can go.
+        for loop in loops {
+            loop.siblings = []
+            loop.pool = nil
+        }
         state.withLock {
             $0.phase = .stopped
             $0.loops = []
@@ -232,6 +238,13 @@ public final class HTTPServer: Sendable {
         }
         stopped.set(true)
     }
+}
+
+extension HTTPServer {
+    /// The running server's event-loop objects, for tests that check they are freed after `shutdown()`; empty
+    /// before `start()` and after shutdown.
+    @_spi(Testing)
+    public var eventLoopObjects: [AnyObject] { state.withLock { $0.loops } }
 }
 
 /// Counts loop threads down; the last one to finish runs the final clean-up.

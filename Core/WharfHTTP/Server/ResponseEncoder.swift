@@ -56,7 +56,9 @@ struct ResponseEncoder {
         for field in response.headers {
             switch HeaderName.classify(field.name) {
             case .contentLength:
-                if isHead { declaredLength = Int(field.value) }
+                // A HEAD answer may announce the length a GET would have; a negative or malformed value is ignored
+                // (it once reached `appendDecimal` and trapped on UInt8 overflow, taking the server down).
+                if isHead, let length = Int(field.value), length >= 0 { declaredLength = length }
                 continue
             case .server, .date, .connection, .transferEncoding, .invalid:
                 continue

@@ -92,7 +92,7 @@ public enum HostServices {
     static func resolvePath(_ ctx: OpaquePointer?, _ path: UnsafePointer<CChar>?) -> UnsafePointer<CChar>? {
         guard let context = ConnectorContext.from(ctx), let path, path.pointee != 0 else { return nil }
         let text = String(cString: path)
-        guard !text.hasPrefix("/") else { return path }
+        guard !text.hasPrefix("/") else { return context.keep(text) }  // host-owned, as the ABI says
         return context.keep(URL(fileURLWithPath: text, relativeTo: URL(fileURLWithPath: context.baseDirectory, isDirectory: true)).standardizedFileURL.path)
     }
 

@@ -73,9 +73,37 @@ public struct ManifestIssue: Sendable, Hashable, CustomStringConvertible {
     }
 
     /// `connectors[1].plugin: expected ...`; `line 3, column 7: ...` for syntax errors; just the message when the
-    /// issue is about the whole file.
+    /// issue is about the whole file. Always one line: line breaks and other control characters that a message
+    /// quotes from the manifest (a value written with `\n` or `\x0A`) are shown as escapes.
     public var description: String {
-        if kind == .syntax, let line, let column { return "line \(line), column \(column): \(message)" }
-        return path.isEmpty ? message : "\(path): \(message)"
+        let text: String
+        if kind == .syntax, let line, let column {
+            text = "line \(line), column \(column): \(message)"
+        } else {
+            text = path.isEmpty ? message : "\(path): \(message)"
+        }
+        return escapingLineBreaks(text)
     }
+}
+
+/// `text` with control characters and Unicode line separators written as escapes (`\n`, `\r`, `\t` stays a tab,
+/// others as `\u{…}`), so a message that quotes a manifest value stays on one line. The fuzzer found schedule
+/// messages that split one issue over several lines.
+func escapingLineBreaks(_ text: String) -> String {
+    func breaksLines(_ scalar: Unicode.Scalar) -> Bool {
+        (scalar.value < 0x20 && scalar != "\t") || scalar.value == 0x7F || scalar.value == 0x85 || scalar == "\u{2028}"
+            || scalar == "\u{2029}"
+    }
+    guard text.unicodeScalars.contains(where: breaksLines) else { return text }
+    var out = String.UnicodeScalarView()
+    for scalar in text.unicodeScalars {
+        switch scalar {
+        case "\n": out.append(contentsOf: "\\n".unicodeScalars)
+        case "\r": out.append(contentsOf: "\\r".unicodeScalars)
+        case _ where breaksLines(scalar):
+            out.append(contentsOf: "\\u{\(String(scalar.value, radix: 16, uppercase: true))}".unicodeScalars)
+        default: out.append(scalar)
+        }
+    }
+    return String(out)
 }

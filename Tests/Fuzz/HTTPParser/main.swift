@@ -1,0 +1,9 @@
+import FuzzDriver
+
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Musl)
+import Musl
+#endif
+
+exit(wharf_fuzz_main(CommandLine.argc, CommandLine.unsafeArgv) { fuzzHTTPParser($0, $1) })
