@@ -259,18 +259,9 @@ public final class RESTAPI: Sendable {
             ],
             requestSchema: nil, responses: [.ok("RunPage"), .problem(400, "A parameter is invalid")] + problems401403
         ) { request, _ in
-            let limit = try limitParameter(request)
-            let before = try cursorParameter(request).map { try idFromCursor($0) }
-            let runs = try store.runs(connector: request.query("connector"), limit: limit + 1, beforeID: before)
-            let page = Array(runs.prefix(limit))
-            return json { writer in
-                writer.beginObject()
-                writer.key("items")
-                writer.beginArray()
-                for run in page { Encoding.run(run, into: &writer) }
-                writer.endArray()
-                writer.field("nextCursor", runs.count > limit ? page.last.map { encodeCursor(String($0.id)) } : nil)
-                writer.endObject()
+            // Runs page newest first: the cursor is the last id seen, and the next page is older.
+            try idPage(request, fetch: { try store.runs(connector: request.query("connector"), limit: $0, beforeID: $1) }, id: \.id) {
+                Encoding.run($0, into: &$1)
             }
         })
 
@@ -296,18 +287,8 @@ public final class RESTAPI: Sendable {
         ) { request, parameters in
             let id = try runIDParameterValue(parameters)
             guard try store.run(id: id) != nil else { throw Problems.notFound("no run with id \(id)") }
-            let limit = try limitParameter(request)
-            let after = try cursorParameter(request).map { try idFromCursor($0) }
-            let rejects = try store.rejects(runID: id, limit: limit + 1, afterID: after)
-            let page = Array(rejects.prefix(limit))
-            return json { writer in
-                writer.beginObject()
-                writer.key("items")
-                writer.beginArray()
-                for reject in page { Encoding.reject(reject, into: &writer) }
-                writer.endArray()
-                writer.field("nextCursor", rejects.count > limit ? page.last.map { encodeCursor(String($0.id)) } : nil)
-                writer.endObject()
+            return try idPage(request, fetch: { try store.rejects(runID: id, limit: $0, afterID: $1) }, id: \.id) {
+                Encoding.reject($0, into: &$1)
             }
         })
 
@@ -322,23 +303,11 @@ public final class RESTAPI: Sendable {
         ) { request, parameters in
             let id = try runIDParameterValue(parameters)
             guard try store.run(id: id) != nil else { throw Problems.notFound("no run with id \(id)") }
-            let limit = try limitParameter(request)
-            let after = try cursorParameter(request).map { try idFromCursor($0) }
-            let lines = try store.runLogs(runID: id, limit: limit + 1, afterID: after)
-            let page = Array(lines.prefix(limit))
-            return json { writer in
+            return try idPage(request, fetch: { try store.runLogs(runID: id, limit: $0, afterID: $1) }, id: \.id) { line, writer in
                 writer.beginObject()
-                writer.key("items")
-                writer.beginArray()
-                for line in page {
-                    writer.beginObject()
-                    writer.field("at", line.loggedAt.rfc3339)
-                    writer.field("level", line.level)
-                    writer.field("message", line.message)
-                    writer.endObject()
-                }
-                writer.endArray()
-                writer.field("nextCursor", lines.count > limit ? page.last.map { encodeCursor(String($0.id)) } : nil)
+                writer.field("at", line.loggedAt.rfc3339)
+                writer.field("level", line.level)
+                writer.field("message", line.message)
                 writer.endObject()
             }
         })
@@ -392,6 +361,27 @@ private func json(capacity: Int = 256, _ body: (inout JSONWriter) -> Void) -> HT
     var writer = JSONWriter(capacity: capacity)
     body(&writer)
     return HTTPResponse.json(200, writer.bytes)
+}
+
+/// A page of an id-ordered list (ascending or descending, as `fetch` reads it): reads one item more than asked for to know whether a next page exists, and
+/// answers `{"items": [...], "nextCursor": ...}` (the cursor is the last item's id).
+private func idPage<Item>(
+    _ request: HTTPRequest, fetch: (_ limit: Int, _ afterID: Int64?) throws -> [Item], id: (Item) -> Int64,
+    encode: (Item, inout JSONWriter) -> Void
+) throws -> HTTPResponse {
+    let limit = try limitParameter(request)
+    let after = try cursorParameter(request).map { try idFromCursor($0) }
+    let items = try fetch(limit + 1, after)
+    let page = items.prefix(limit)
+    return json { writer in
+        writer.beginObject()
+        writer.key("items")
+        writer.beginArray()
+        for item in page { encode(item, &writer) }
+        writer.endArray()
+        writer.field("nextCursor", items.count > limit ? page.last.map { encodeCursor(String(id($0))) } : nil)
+        writer.endObject()
+    }
 }
 
 private func limitParameter(_ request: HTTPRequest) throws(ProblemDetails) -> Int {
