@@ -98,6 +98,11 @@ final class SecretsEndToEndTests: XCTestCase {
 
         // The plugin did get the secret: it logged its length.
         XCTAssertTrue(logText.contains("a password of \(secret.utf8.count) bytes"), "the secret was resolved for the plugin: \(logText)")
+        // The plugin also put the value itself in a log line, a reject and its error: the host masked each.
+        XCTAssertTrue(logText.contains("password=[secret]"), "the careless log line is kept, masked: \(logText)")
+        XCTAssertTrue(erp.stderr.contains("for password [secret];"), "the run error is kept, masked: \(erp.stderr)")
+        XCTAssertTrue(outputs.contains { $0.source.hasSuffix("/rejects (200)") && $0.text.contains("password='[secret]'") && $0.text.contains("to password [secret] could") },
+                      "the reject's reason and raw excerpt are kept, masked")
         XCTAssertTrue(server.stderr.contains("run finished"), "the server logged the runs at debug level")
         XCTAssertTrue(outputs.contains { $0.text.contains("WHARF_E2E_MISSING") }, "errors name the variable")
         for (source, text) in outputs {

@@ -104,6 +104,29 @@ final class AccessTests: XCTestCase {
         XCTAssertEqual(get("/v1/products", key: unknown, from: "198.51.100.1:1000").status, 401, "and its own failures are its own")
     }
 
+    func testTheManifestSetsTheThrottlesLimitsAndTheOpenAPIDocumentShowsThe429() throws {
+        let configured = try TestDeployment(server: "{ authThrottle: { maxFailures: 3, blockSeconds: 2 } }")
+        let api = RESTAPI(deployment: configured.deployment, coordinator: try RunCoordinator(deployment: configured.deployment))
+        func get(_ key: String) -> HTTPResponse {
+            var headers = HTTPHeaders()
+            headers.add(name: "Authorization", value: "Bearer \(key)")
+            return api.respond(to: HTTPRequest(method: .GET, target: "/v1/products", headers: headers, remoteAddress: "203.0.113.20:1"))
+        }
+        XCTAssertEqual((1...3).map { get("wharf_guess-\($0)").status }, [401, 401, 401])
+        let blocked = get("wharf_guess-4")
+        XCTAssertEqual(blocked.status, 429, "the fourth guess: maxFailures is 3, not the default 20")
+        XCTAssertTrue((1...2).contains(Int(blocked.headers["Retry-After"] ?? "") ?? 0), "blockSeconds 2: \(blocked.headers["Retry-After"] ?? "none")")
+
+        let document = try XCTUnwrap(JSONSerialization.jsonObject(with: Data(api.openAPIDocument)) as? [String: Any])
+        let paths = try XCTUnwrap(document["paths"] as? [String: [String: [String: Any]]])
+        for (path, operations) in paths {
+            for (method, operation) in operations {
+                let responses = try XCTUnwrap(operation["responses"] as? [String: Any])
+                XCTAssertEqual(responses["429"] != nil, operation["x-wharf-scope"] != nil, "\(method) \(path): a keyed route documents the 429")
+            }
+        }
+    }
+
     func testRequestsWithoutAKeyAndRequestsWithTheWrongScopeDoNotCountAsFailures() throws {
         let reader = try key(expiresAt: nil, scopes: [.inventoryRead])
         for _ in 0..<30 {

@@ -14,10 +14,11 @@ final class TestDeployment {
 
     /// Writes `manifest` (JSON5; `database` and `pluginFolder` are filled in) and the given data files, installs
     /// both real plugins and opens the deployment.
-    init(connectors: String = "[]", files: [String: String] = [:]) throws {
+    init(connectors: String = "[]", files: [String: String] = [:], server: String = "{}") throws {
         for (name, text) in files { folder.write(name, text) }
         let path = folder.write("wharf.json5", """
-            { database: "db/wharf.sqlite", listen: "127.0.0.1:0", pluginFolder: "plugins", connectors: \(connectors) }
+            { database: "db/wharf.sqlite", listen: "127.0.0.1:0", pluginFolder: "plugins", server: \(server),
+              connectors: \(connectors) }
             """)
         let manifest = try Manifest.load(path: path)
         let lines = logLines

@@ -118,7 +118,8 @@ final class ManifestTests: XCTestCase {
         let manifest = try Manifest.parse("""
             { database: "/var/lib/wharf/db.sqlite", listen: "[::1]:9090", pluginFolder: "../shared/plugins",
               log: { format: "json", level: "warning" },
-              server: { maxConnections: 10, maxBodyBytes: 1e6, headerTimeoutSeconds: 0.5, idleTimeoutSeconds: 3600 } }
+              server: { maxConnections: 10, maxBodyBytes: 1e6, headerTimeoutSeconds: 0.5, idleTimeoutSeconds: 3600,
+                        authThrottle: { maxFailures: 5, windowSeconds: 30, blockSeconds: 600 } } }
             """, filePath: "/srv/shop/wharf.json5")
         XCTAssertEqual(manifest.database, "/var/lib/wharf/db.sqlite", "absolute paths are kept")
         XCTAssertEqual(manifest.listen, ListenAddress(host: "::1", port: 9090))
@@ -129,6 +130,9 @@ final class ManifestTests: XCTestCase {
         XCTAssertEqual(manifest.server.maxBodyBytes, 1_000_000)
         XCTAssertEqual(manifest.server.headerTimeout, .milliseconds(500))
         XCTAssertEqual(manifest.server.idleTimeout, .seconds(3600))
+        XCTAssertEqual(manifest.server.authMaxFailures, 5)
+        XCTAssertEqual(manifest.server.authFailureWindow, .seconds(30))
+        XCTAssertEqual(manifest.server.authBlockDuration, .seconds(600))
         XCTAssertTrue(LogSettings.Level.debug < .warning)
     }
 
@@ -345,6 +349,11 @@ final class ManifestTests: XCTestCase {
             "server.idleTimeoutSeconds: expected a number of seconds above 0 and at most 86400, found the number 1000000000",
             "log.format: expected one of logfmt, json, found the string \"text\"",
             "log.level: expected one of trace, debug, info, warning, error, found the string \"warn\"; did you mean \"warning\"?",
+        ])
+        XCTAssertEqual(lines("{ database: 'w', server: { authThrottle: { maxFailures: 0, windowSeconds: -1, blockSecs: 5 } } }"), [
+            "server.authThrottle.maxFailures: expected a whole number from 1 to 1000000, found the number 0",
+            "server.authThrottle.windowSeconds: expected a number of seconds above 0 and at most 86400, found the number -1",
+            "server.authThrottle.blockSecs: unknown key; did you mean \"blockSeconds\"?",
         ])
         XCTAssertEqual(lines("{ database: 'w', server: { maxConnections: 1.5, headerTimeoutSeconds: NaN } }"), [
             "server.maxConnections: expected a whole number from 1 to 1000000, found the number 1.5",

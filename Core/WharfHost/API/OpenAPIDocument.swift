@@ -34,6 +34,14 @@ enum OpenAPIDocument {
                 }
                 responses[String(response.status)] = entry
             }
+            if route.scope != nil, responses["429"] == nil {
+                // Every keyed route shares the throttle on failed keys (AuthenticationThrottle).
+                responses["429"] = [
+                    "description": "Too many failed API keys from this client address; retry after the Retry-After seconds",
+                    "headers": ["Retry-After": ["description": "Seconds to wait", "schema": ["type": "integer"]]],
+                    "content": ["application/problem+json": ["schema": ["$ref": "#/components/schemas/Problem"]]],
+                ]
+            }
             operation["responses"] = responses
             if let scope = route.scope {
                 operation["security"] = [["bearerKey": [scope.rawValue]], ["headerKey": [scope.rawValue]]]

@@ -19,7 +19,9 @@ public final class RESTAPI: Sendable {
     /// The API of `deployment`; runs are started and cancelled through `coordinator`.
     public init(deployment: Deployment, coordinator: RunCoordinator) {
         self.deployment = deployment
-        let authenticator = Authenticator(store: deployment.store)
+        let server = deployment.manifest.server
+        let authenticator = Authenticator(store: deployment.store, throttle: AuthenticationThrottle(limits: .init(
+            maxFailures: server.authMaxFailures, window: server.authFailureWindow, blockDuration: server.authBlockDuration)))
         let documentHolder = DocumentHolder()
         let metrics = Metrics()
         self.metrics = metrics

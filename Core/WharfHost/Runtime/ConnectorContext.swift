@@ -56,8 +56,12 @@ final class ConnectorContext: @unchecked Sendable {
 
     /// Counts of this call's records (ingest).
     var counts = RunCounts()
-    /// The plugin's explanation of its failure (`set_error`).
-    var errorMessage: String?
+    /// The plugin's explanation of its failure (`set_error`), with every secret value handed out masked.
+    var errorMessage: String? {
+        didSet { if let errorMessage { self.errorMessage = secrets.redact(errorMessage) } }
+    }
+    /// Values of the connector's secrets: masked in everything the plugin says back.
+    let secrets: SecretMask
     /// The response body of a `call`.
     var response: [UInt8]?
     /// Rejects the plugin reported, written with the next batch (one transaction) or when the call ends.
@@ -81,6 +85,7 @@ final class ConnectorContext: @unchecked Sendable {
         self.logger = logger
         self.cancellation = cancellation
         self.environment = environment
+        self.secrets = SecretMask(config: connector.config, environment: environment)
     }
 
     deinit {

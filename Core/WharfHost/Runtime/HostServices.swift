@@ -51,7 +51,7 @@ public enum HostServices {
             case WHARF_LOG_WARNING: .warning
             default: .error
             }
-        let text = String(cString: message)
+        let text = context.secrets.redact(String(cString: message))
         context.runLog?.append(mapped, text)
         // A worker's run log forwards the line to the server, which logs it with the run's fields.
         if context.runLog?.forwards != true { context.logger.log(mapped, text, fields: context.logFields) }
@@ -82,7 +82,9 @@ public enum HostServices {
             return nil
         }
         do {
-            return context.keep(try parsed.resolve(environment: context.environment))
+            let value = try parsed.resolve(environment: context.environment)
+            context.secrets.add(value)
+            return context.keep(value)
         } catch {
             context.errorMessage = "\(error)"
             return nil
@@ -184,11 +186,12 @@ public enum HostServices {
             return WHARF_ERR_INVALID
         }
         let value = reject.pointee
-        let reason = value.reason.map { String(cString: $0) } ?? "rejected by the plugin (no reason given)"
+        let mask = context.secrets
+        let reason = mask.redact(value.reason.map { String(cString: $0) } ?? "rejected by the plugin (no reason given)")
         context.pendingRejects.append(NewReject(
             runID: runID, connector: context.connector.name, location: RecordReader.location(value.location),
-            entity: nil, field: value.field.map { String(cString: $0) }, reason: reason,
-            raw: RecordReader.text(value.raw, value.raw_len)))
+            entity: nil, field: value.field.map { mask.redact(String(cString: $0)) }, reason: reason,
+            raw: RecordReader.maskedText(value.raw, value.raw_len, mask)))
         context.counts.read += 1
         context.counts.rejected += 1
         context.progress?.add(read: 1, rejected: 1)

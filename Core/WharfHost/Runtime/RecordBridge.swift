@@ -54,8 +54,9 @@ enum RecordReader {
     static func reject(for record: wharf_record, error: FieldError, context: ConnectorContext) -> NewReject {
         NewReject(
             runID: context.runID ?? 0, connector: context.connector.name, location: location(record.location),
-            entity: record.entity.map { String(cString: $0) }, field: error.field, reason: error.reason,
-            raw: text(record.raw, record.raw_len))
+            entity: record.entity.map { String(cString: $0) }, field: error.field,
+            reason: context.secrets.redact(error.reason),
+            raw: maskedText(record.raw, record.raw_len, context.secrets))
     }
 
     /// A reject in one line, for a run's error message: where, which field, why.
@@ -84,6 +85,13 @@ enum RecordReader {
     static func text(_ pointer: UnsafePointer<CChar>?, _ length: Int) -> String? {
         guard let pointer, length > 0 else { return nil }
         return String(decoding: UnsafeRawBufferPointer(start: pointer, count: min(length, 1024)), as: UTF8.self)
+    }
+
+    /// A raw excerpt with the plugin's secrets masked. Read past the 1 KiB the store keeps, so a secret that
+    /// straddles the cut is masked whole rather than leaving its first half (the store truncates afterwards).
+    static func maskedText(_ pointer: UnsafePointer<CChar>?, _ length: Int, _ mask: SecretMask) -> String? {
+        guard let pointer, length > 0 else { return nil }
+        return mask.redact(String(decoding: UnsafeRawBufferPointer(start: pointer, count: min(length, 4096)), as: UTF8.self))
     }
 }
 

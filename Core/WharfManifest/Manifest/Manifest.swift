@@ -234,23 +234,39 @@ public struct LogSettings: Sendable, Hashable {
 public struct ServerSettings: Sendable, Hashable {
     /// Open connections at most; further clients wait in the kernel's accept queue. Default 4096.
     public var maxConnections: Int
-    /// Largest request body accepted (413 beyond it). Default 1 MiB.
+    /// Largest request body accepted (413 beyond it). Default 16 MiB (a 10,000-item batch fits).
     public var maxBodyBytes: Int
     /// Time a client has to send the complete request head. Default 10 s.
     public var headerTimeout: Duration
     /// Time an idle keep-alive connection stays open. Default 60 s.
     public var idleTimeout: Duration
+    /// Failed API-key checks from one client address within `authFailureWindow` that get it refused with 429
+    /// (`server.authThrottle.maxFailures`). Default 20.
+    public var authMaxFailures: Int
+    /// The period failures are counted in (`server.authThrottle.windowSeconds`). Default 60 s.
+    public var authFailureWindow: Duration
+    /// How long a throttled client is refused (`server.authThrottle.blockSeconds`). Default 60 s.
+    public var authBlockDuration: Duration
 
     /// Settings with the defaults above.
     public init(
         maxConnections: Int = 4096, maxBodyBytes: Int = 16 << 20, headerTimeout: Duration = .seconds(10),
-        idleTimeout: Duration = .seconds(60)
+        idleTimeout: Duration = .seconds(60), authMaxFailures: Int = 20, authFailureWindow: Duration = .seconds(60),
+        authBlockDuration: Duration = .seconds(60)
     ) {
         self.maxConnections = maxConnections
         self.maxBodyBytes = maxBodyBytes
         self.headerTimeout = headerTimeout
         self.idleTimeout = idleTimeout
+        self.authMaxFailures = authMaxFailures
+        self.authFailureWindow = authFailureWindow
+        self.authBlockDuration = authBlockDuration
     }
+
+    /// Allowed `authThrottle.maxFailures`.
+    public static let authMaxFailuresRange: ClosedRange<Int64> = 1...1_000_000
+    /// Allowed `authThrottle.windowSeconds` and `authThrottle.blockSeconds` (above 0, at most a day).
+    public static let authPeriodLimit: Double = 86_400
 
     /// Allowed `maxConnections`.
     public static let maxConnectionsRange: ClosedRange<Int64> = 1...1_000_000

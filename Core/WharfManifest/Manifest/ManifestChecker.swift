@@ -56,7 +56,8 @@ struct ManifestChecker {
 
     static let topLevelKeys = ["database", "listen", "pluginFolder", "log", "server", "connectors"]
     static let logKeys = ["format", "level"]
-    static let serverKeys = ["maxConnections", "maxBodyBytes", "headerTimeoutSeconds", "idleTimeoutSeconds"]
+    static let serverKeys = ["maxConnections", "maxBodyBytes", "headerTimeoutSeconds", "idleTimeoutSeconds", "authThrottle"]
+    static let authThrottleKeys = ["maxFailures", "windowSeconds", "blockSeconds"]
     static let connectorKeys = [
         "name", "plugin", "enabled", "schedule", "onError", "inventory", "isolation", "memoryLimitMB", "deadlineSeconds",
         "config", "mapping",
@@ -128,6 +129,19 @@ struct ManifestChecker {
         }
         if let value = seconds(server, "idleTimeoutSeconds", path, limit: ServerSettings.idleTimeoutLimit) {
             settings.idleTimeout = value
+        }
+        if let throttle = object(server, "authThrottle", path, expected: "an object such as { maxFailures: 20, windowSeconds: 60, blockSeconds: 60 }") {
+            let throttlePath = path + [.key("authThrottle")]
+            checkKeys(throttle, Self.authThrottleKeys, throttlePath)
+            if let value = wholeNumber(throttle, "maxFailures", throttlePath, ServerSettings.authMaxFailuresRange, unit: "") {
+                settings.authMaxFailures = Int(value)
+            }
+            if let value = seconds(throttle, "windowSeconds", throttlePath, limit: ServerSettings.authPeriodLimit) {
+                settings.authFailureWindow = value
+            }
+            if let value = seconds(throttle, "blockSeconds", throttlePath, limit: ServerSettings.authPeriodLimit) {
+                settings.authBlockDuration = value
+            }
         }
         return settings
     }

@@ -2,7 +2,9 @@
  * the manifest (config "password": "env:NAME", resolved through the host's `secret` service) and then fails the
  * way real connectors do — the remote refuses the sign-in — after logging and rejecting a record. The tests check
  * that the host never lets the resolved value out: not in logs, run errors, run logs, rejects or the REST API.
- * It logs the password's LENGTH, so a test can tell the secret was resolved without the value appearing. */
+ * It logs the password's LENGTH, so a test can tell the secret was resolved without the value appearing; and then,
+ * like a careless connector, it also puts the value itself in a log line, a reject and its error message, which
+ * the host must mask. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -44,16 +46,23 @@ static wharf_status secret_ingest(void *raw, wharf_context *ctx) {
     secret_host->log(ctx, WHARF_LOG_INFO, "signing in to the remote system as user 'wharf'");
     snprintf(line, sizeof line, "sending credentials (a password of %zu bytes)", strlen(instance->password));
     secret_host->log(ctx, WHARF_LOG_DEBUG, line);
-    static const char raw_response[] = "<login user='wharf' status='refused'/>";
+    snprintf(line, sizeof line, "careless debug line: password=%s", instance->password);
+    secret_host->log(ctx, WHARF_LOG_DEBUG, line);
+    char raw_response[200];
+    snprintf(raw_response, sizeof raw_response, "<login user='wharf' password='%s' status='refused'/>", instance->password);
+    char reason[200];
+    snprintf(reason, sizeof reason, "the sign-in response to password %s could not be read", instance->password);
     wharf_reject reject = {
         .struct_size = sizeof(wharf_reject),
         .location = {.struct_size = sizeof(wharf_location), .source = "remote", .line = 1},
-        .field = "login", .reason = "the sign-in response could not be read",
-        .raw = raw_response, .raw_len = sizeof raw_response - 1,
+        .field = "login", .reason = reason,
+        .raw = raw_response, .raw_len = strlen(raw_response),
     };
     secret_host->reject(ctx, &reject);
-    secret_host->set_error(ctx, "the remote system refused the credentials (HTTP 401); check the password in the "
-                                "environment variable that config \"password\" names");
+    char error[300];
+    snprintf(error, sizeof error, "the remote system refused the credentials (HTTP 401) for password %s; check the "
+                                  "password in the environment variable that config \"password\" names", instance->password);
+    secret_host->set_error(ctx, error);
     return WHARF_ERR_REMOTE;
 }
 
