@@ -96,7 +96,9 @@ public enum ProducerPipeline {
     final class Queue<Item, Result>: @unchecked Sendable {
         private let mutex = UnsafeMutablePointer<pthread_mutex_t>.allocate(capacity: 1)
         private let changed = UnsafeMutablePointer<pthread_cond_t>.allocate(capacity: 1)
-        private var items: [Message<Item, Result>] = []
+        // Slots before `head` were popped and are nil, so a popped item is freed as soon as its consumer is done
+        // with it, even while the producer keeps the queue from ever running empty.
+        private var items: [Message<Item, Result>?] = []
         private var head = 0
         private let capacity: Int
         private var abandoned = false
@@ -131,10 +133,14 @@ public enum ProducerPipeline {
             pthread_mutex_lock(mutex)
             defer { pthread_mutex_unlock(mutex) }
             while items.count == head { pthread_cond_wait(changed, mutex) }
-            let message = items[head]
+            let message = items[head].take()!
             head += 1
             if head == items.count {
                 items.removeAll(keepingCapacity: true)
+                head = 0
+            } else if head >= 64 {
+                // Never drained: drop the popped slots now and then, so the array stays as small as the queue.
+                items.removeFirst(head)
                 head = 0
             }
             pthread_cond_broadcast(changed)

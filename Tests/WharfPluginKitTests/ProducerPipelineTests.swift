@@ -16,6 +16,27 @@ final class ProducerPipelineTests: XCTestCase {
         XCTAssertEqual(seen, Array(0..<1000))
     }
 
+    /// Counts its live instances, to see what the queue still holds.
+    final class Tracked: Sendable {
+        static let live = Atomic<Int>(0)
+        init() { Self.live.add(1, ordering: .relaxed) }
+        deinit { Self.live.subtract(1, ordering: .relaxed) }
+    }
+
+    func testConsumedItemsAreFreedEvenWhenTheQueueNeverRunsEmpty() throws {
+        // A slow consumer and a fast producer: the queue is full at every pop, never empty. Each consumed item must
+        // be freed then, not kept until the queue happens to drain (a 1M-product feed once grew to 500 MB so).
+        var mostAlive = 0
+        try ProducerPipeline.run(capacity: 4, produce: { send in
+            for _ in 0..<300 { try send(Tracked()) }
+        }, consume: { (_: Tracked) in
+            usleep(500)
+            mostAlive = max(mostAlive, Tracked.live.load(ordering: .relaxed))
+        })
+        XCTAssertLessThanOrEqual(mostAlive, 4 + 3, "at most the queue's capacity, the item in hand and one being made")
+        XCTAssertEqual(Tracked.live.load(ordering: .relaxed), 0)
+    }
+
     func testAProducerErrorComesAfterEverythingItSentBefore() {
         var seen: [Int] = []
         XCTAssertThrowsError(try ProducerPipeline.run(produce: { send in
