@@ -255,6 +255,8 @@ extension Store {
         var snapshotRunID: Int64?
         /// Sources already remembered for the snapshot in this transaction.
         var snapshotSources: Set<String> = []
+        /// The statement that remembers a stock row for the open snapshot (prepared on first use).
+        var rememberSeen: Statement?
         /// Per entity: whether the previous record was new (see the type's comment).
         var expectNew = [Bool](repeating: false, count: 5)
 
@@ -452,8 +454,12 @@ extension Store {
         }
 
         private mutating func rememberForSnapshot(_ runID: Int64, _ s: InventorySourceItem) throws(SQLiteError) {
-            let seen = try db.statement(
-                "INSERT INTO temp.snapshot_seen (run_id, source_code, sku) VALUES (?1, ?2, ?3) ON CONFLICT DO NOTHING")
+            // Prepared once per batch: looking the statement up by its text for every stock row cost a hash of it.
+            if rememberSeen == nil {
+                rememberSeen = try db.statement(
+                    "INSERT INTO temp.snapshot_seen (run_id, source_code, sku) VALUES (?1, ?2, ?3) ON CONFLICT DO NOTHING")
+            }
+            let seen = rememberSeen!
             seen.bind(1, runID)
             seen.bind(2, s.sourceCode)
             seen.bind(3, s.sku)

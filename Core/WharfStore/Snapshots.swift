@@ -67,6 +67,7 @@ extension Store {
         static let createTables = """
             PRAGMA temp_store = FILE;
             PRAGMA temp.cache_size = -32768;
+            PRAGMA temp.journal_mode = MEMORY;
             CREATE TEMP TABLE IF NOT EXISTS snapshot_runs (run_id INTEGER PRIMARY KEY);
             CREATE TEMP TABLE IF NOT EXISTS snapshot_sources (
                 run_id INTEGER NOT NULL, source_code TEXT NOT NULL, PRIMARY KEY (run_id, source_code)
