@@ -123,3 +123,23 @@ public struct OrderReturn: Sendable, Hashable {
         self.receivedAt = receivedAt
     }
 }
+
+/// An order status change reported by the OMS.
+public struct OrderStatusUpdate: Sendable, Hashable {
+    /// The order.
+    public var orderNumber: String
+    /// The new status.
+    public var status: OrderStatus
+    /// When it changed in the OMS.
+    public var at: Timestamp
+    /// The OMS's reason, if any.
+    public var note: String?
+
+    /// An update.
+    public init(orderNumber: String, status: OrderStatus, at: Timestamp, note: String? = nil) {
+        self.orderNumber = orderNumber
+        self.status = status
+        self.at = at
+        self.note = note
+    }
+}

@@ -249,20 +249,7 @@ extension Store {
     /// and compensates their reservations.
     public func applyOrderStatus(number: String, _ change: OrderStatusChange) throws(StoreError) -> OrderChangeOutcome {
         try write("change the status of order '\(number)'") { db in
-            try db.transaction { () throws -> OrderChangeOutcome in
-                guard let id = try Store.orderID(db, number: number), let order = try Store.loadOrder(db, id: id) else { return .notFound }
-                if order.status == change.status { return .unchanged(order) }
-                guard order.status.canMove(to: change.status) else {
-                    return .rejected("order \(number) cannot move from \(order.status.rawValue) to \(change.status.rawValue)")
-                }
-                switch change.status {
-                case .cancelled: try Store.releaseOpen(db, order, reason: "order_cancelled", markShipped: false, now: change.at)
-                case .shipped, .delivered, .completed: try Store.releaseOpen(db, order, reason: "order_shipped", markShipped: true, now: change.at)
-                default: break
-                }
-                try Store.setStatus(db, id: id, change)
-                return .applied(try Store.loadOrder(db, id: id)!)
-            }
+            try db.transaction { try Store.applyStatus(db, number: number, change) }
         }
     }
 
@@ -271,44 +258,7 @@ extension Store {
     /// The same shipment id again changes nothing.
     public func recordShipment(_ shipment: Shipment, now: Timestamp = .now()) throws(StoreError) -> OrderChangeOutcome {
         try write("record shipment '\(shipment.id)'") { db in
-            try db.transaction { () throws -> OrderChangeOutcome in
-                guard let id = try Store.orderID(db, number: shipment.orderNumber), var order = try Store.loadOrder(db, id: id) else {
-                    return .notFound
-                }
-                if try Store.exists(db, "SELECT 1 FROM shipments WHERE external_id = ?1", shipment.id) { return .unchanged(order) }
-                guard order.status.acceptsShipments else {
-                    return .rejected("order \(order.number) is \(order.status.rawValue); a shipment cannot be recorded for it")
-                }
-                guard !shipment.lines.isEmpty else { return .rejected("shipment \(shipment.id) has no lines") }
-                for line in shipment.lines {
-                    let open = order.lines.filter { $0.sku == line.sku }.reduce(0) { $0 + $1.openQuantity }
-                    guard line.quantity > 0, line.quantity <= open else {
-                        return .rejected("shipment \(shipment.id) ships \(line.quantity) of \(line.sku), but order \(order.number) has \(open) open")
-                    }
-                    var left = line.quantity
-                    for i in order.lines.indices where order.lines[i].sku == line.sku && left > 0 {
-                        let take = min(left, order.lines[i].openQuantity)
-                        order.lines[i].shippedQuantity += take
-                        left -= take
-                    }
-                    try Store.reserve(db, sku: line.sku, quantity: line.quantity, reason: "order_shipped", orderNumber: order.number, now: now)
-                }
-                try Store.saveLineQuantities(db, orderID: id, order.lines)
-                let st = try db.statement(
-                    "INSERT INTO shipments (external_id, order_id, carrier, tracking_numbers, lines, shipped_at, created_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)")
-                st.bind(1, shipment.id)
-                st.bind(2, id)
-                st.bind(3, shipment.carrier)
-                st.bind(4, Store.jsonText(shipment.trackingNumbers))
-                st.bind(5, Store.linesJSON(shipment.lines))
-                st.bind(6, shipment.shippedAt.millisecondsSinceEpoch)
-                st.bind(7, now.millisecondsSinceEpoch)
-                try st.run()
-                let done = order.lines.allSatisfy { $0.openQuantity == 0 }
-                try Store.setStatus(db, id: id, OrderStatusChange(
-                    status: done ? .shipped : .partiallyShipped, at: shipment.shippedAt, source: "shipment", note: shipment.id))
-                return .applied(try Store.loadOrder(db, id: id)!)
-            }
+            try db.transaction { try Store.applyShipment(db, shipment, now: now) }
         }
     }
 
@@ -317,43 +267,7 @@ extension Store {
     /// it reads from `returns(…)`. The same return id again changes nothing.
     public func recordReturn(_ item: OrderReturn, now: Timestamp = .now()) throws(StoreError) -> OrderChangeOutcome {
         try write("record return '\(item.id)'") { db in
-            try db.transaction { () throws -> OrderChangeOutcome in
-                guard let id = try Store.orderID(db, number: item.orderNumber), var order = try Store.loadOrder(db, id: id) else {
-                    return .notFound
-                }
-                if try Store.exists(db, "SELECT 1 FROM order_returns WHERE external_id = ?1", item.id) { return .unchanged(order) }
-                guard order.status.acceptsReturns else {
-                    return .rejected("order \(order.number) is \(order.status.rawValue); nothing shipped that could come back")
-                }
-                guard !item.lines.isEmpty else { return .rejected("return \(item.id) has no lines") }
-                for line in item.lines {
-                    let returnable = order.lines.filter { $0.sku == line.sku }.reduce(0) { $0 + $1.shippedQuantity - $1.returnedQuantity }
-                    guard line.quantity > 0, line.quantity <= returnable else {
-                        return .rejected("return \(item.id) brings back \(line.quantity) of \(line.sku), but order \(order.number) has \(returnable) shipped and not returned")
-                    }
-                    var left = line.quantity
-                    for i in order.lines.indices where order.lines[i].sku == line.sku && left > 0 {
-                        let take = min(left, order.lines[i].shippedQuantity - order.lines[i].returnedQuantity)
-                        order.lines[i].returnedQuantity += take
-                        left -= take
-                    }
-                }
-                try Store.saveLineQuantities(db, orderID: id, order.lines)
-                let st = try db.statement(
-                    "INSERT INTO order_returns (external_id, order_id, lines, exchange_for, received_at, created_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6)")
-                st.bind(1, item.id)
-                st.bind(2, id)
-                st.bind(3, Store.linesJSON(item.lines))
-                st.bind(4, item.exchangeFor)
-                st.bind(5, item.receivedAt.millisecondsSinceEpoch)
-                st.bind(6, now.millisecondsSinceEpoch)
-                try st.run()
-                let touch = try db.statement("UPDATE orders SET updated_at = ?2 WHERE id = ?1")
-                touch.bind(1, id)
-                touch.bind(2, now.millisecondsSinceEpoch)
-                try touch.run()
-                return .applied(try Store.loadOrder(db, id: id)!)
-            }
+            try db.transaction { try Store.applyReturn(db, item, now: now) }
         }
     }
 
@@ -455,6 +369,126 @@ extension Store {
     }
 
     // MARK: Not public
+
+    /// Applies an OMS update (status, shipment, return) inside the caller's transaction; writes nothing unless it
+    /// is applied.
+    static func applyOrderUpdate(_ db: Connection, _ record: ModelRecord, now: Timestamp) throws -> OrderChangeOutcome? {
+        let outcome: OrderChangeOutcome
+        let number: String
+        switch record {
+        case .orderStatus(let update):
+            number = update.orderNumber
+            outcome = try applyStatus(db, number: number, OrderStatusChange(status: update.status, at: update.at, source: "oms", note: update.note))
+        case .shipment(let shipment):
+            number = shipment.orderNumber
+            outcome = try applyShipment(db, shipment, now: now)
+        case .orderReturn(let item):
+            number = item.orderNumber
+            outcome = try applyReturn(db, item, now: now)
+        default: return nil
+        }
+        if case .notFound = outcome { return .rejected("no order '\(number)' in Wharf") }
+        return outcome
+    }
+
+    static func applyStatus(_ db: Connection, number: String, _ change: OrderStatusChange) throws -> OrderChangeOutcome {
+        guard let id = try Store.orderID(db, number: number), let order = try Store.loadOrder(db, id: id) else { return .notFound }
+        if order.status == change.status { return .unchanged(order) }
+        guard order.status.canMove(to: change.status) else {
+            return .rejected("order \(number) cannot move from \(order.status.rawValue) to \(change.status.rawValue)")
+        }
+        switch change.status {
+        case .cancelled: try Store.releaseOpen(db, order, reason: "order_cancelled", markShipped: false, now: change.at)
+        case .shipped, .delivered, .completed: try Store.releaseOpen(db, order, reason: "order_shipped", markShipped: true, now: change.at)
+        default: break
+        }
+        try Store.setStatus(db, id: id, change)
+        return .applied(try Store.loadOrder(db, id: id)!)
+    }
+
+    static func applyShipment(_ db: Connection, _ shipment: Shipment, now: Timestamp) throws -> OrderChangeOutcome {
+        guard let id = try Store.orderID(db, number: shipment.orderNumber), var order = try Store.loadOrder(db, id: id) else {
+            return .notFound
+        }
+        if try Store.exists(db, "SELECT 1 FROM shipments WHERE external_id = ?1", shipment.id) { return .unchanged(order) }
+        guard order.status.acceptsShipments else {
+            return .rejected("order \(order.number) is \(order.status.rawValue); a shipment cannot be recorded for it")
+        }
+        guard !shipment.lines.isEmpty else { return .rejected("shipment \(shipment.id) has no lines") }
+        // Check every line before writing anything: a refused shipment changes nothing.
+        var perSKU: [(String, Int64)] = []
+        for line in shipment.lines {
+            if let i = perSKU.firstIndex(where: { $0.0 == line.sku }) { perSKU[i].1 += line.quantity } else { perSKU.append((line.sku, line.quantity)) }
+        }
+        for (sku, quantity) in perSKU {
+            let open = order.lines.filter { $0.sku == sku }.reduce(0) { $0 + $1.openQuantity }
+            guard quantity > 0, quantity <= open else {
+                return .rejected("shipment \(shipment.id) ships \(quantity) of \(sku), but order \(order.number) has \(open) open")
+            }
+        }
+        for (sku, quantity) in perSKU {
+            var left = quantity
+            for i in order.lines.indices where order.lines[i].sku == sku && left > 0 {
+                let take = min(left, order.lines[i].openQuantity)
+                order.lines[i].shippedQuantity += take
+                left -= take
+            }
+            try Store.reserve(db, sku: sku, quantity: quantity, reason: "order_shipped", orderNumber: order.number, now: now)
+        }
+        try Store.saveLineQuantities(db, orderID: id, order.lines)
+        let st = try db.statement(
+            "INSERT INTO shipments (external_id, order_id, carrier, tracking_numbers, lines, shipped_at, created_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)")
+        st.bind(1, shipment.id)
+        st.bind(2, id)
+        st.bind(3, shipment.carrier)
+        st.bind(4, Store.jsonText(shipment.trackingNumbers))
+        st.bind(5, Store.linesJSON(shipment.lines))
+        st.bind(6, shipment.shippedAt.millisecondsSinceEpoch)
+        st.bind(7, now.millisecondsSinceEpoch)
+        try st.run()
+        let done = order.lines.allSatisfy { $0.openQuantity == 0 }
+        try Store.setStatus(db, id: id, OrderStatusChange(
+            status: done ? .shipped : .partiallyShipped, at: shipment.shippedAt, source: "shipment", note: shipment.id))
+        return .applied(try Store.loadOrder(db, id: id)!)
+    }
+
+    static func applyReturn(_ db: Connection, _ item: OrderReturn, now: Timestamp) throws -> OrderChangeOutcome {
+        guard let id = try Store.orderID(db, number: item.orderNumber), var order = try Store.loadOrder(db, id: id) else {
+            return .notFound
+        }
+        if try Store.exists(db, "SELECT 1 FROM order_returns WHERE external_id = ?1", item.id) { return .unchanged(order) }
+        guard order.status.acceptsReturns else {
+            return .rejected("order \(order.number) is \(order.status.rawValue); nothing shipped that could come back")
+        }
+        guard !item.lines.isEmpty else { return .rejected("return \(item.id) has no lines") }
+        for line in item.lines {
+            let returnable = order.lines.filter { $0.sku == line.sku }.reduce(0) { $0 + $1.shippedQuantity - $1.returnedQuantity }
+            guard line.quantity > 0, line.quantity <= returnable else {
+                return .rejected("return \(item.id) brings back \(line.quantity) of \(line.sku), but order \(order.number) has \(returnable) shipped and not returned")
+            }
+            var left = line.quantity
+            for i in order.lines.indices where order.lines[i].sku == line.sku && left > 0 {
+                let take = min(left, order.lines[i].shippedQuantity - order.lines[i].returnedQuantity)
+                order.lines[i].returnedQuantity += take
+                left -= take
+            }
+        }
+        try Store.saveLineQuantities(db, orderID: id, order.lines)
+        let st = try db.statement(
+            "INSERT INTO order_returns (external_id, order_id, lines, exchange_for, received_at, created_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6)")
+        st.bind(1, item.id)
+        st.bind(2, id)
+        st.bind(3, Store.linesJSON(item.lines))
+        st.bind(4, item.exchangeFor)
+        st.bind(5, item.receivedAt.millisecondsSinceEpoch)
+        st.bind(6, now.millisecondsSinceEpoch)
+        try st.run()
+        let touch = try db.statement("UPDATE orders SET updated_at = ?2 WHERE id = ?1")
+        touch.bind(1, id)
+        touch.bind(2, now.millisecondsSinceEpoch)
+        try touch.run()
+        return .applied(try Store.loadOrder(db, id: id)!)
+    }
 
     static let orderColumns = """
         id, uid, number, channel, customer_id, company_id, company_user_id, currency, subtotal, shipping_total, tax_total,

@@ -11,13 +11,15 @@ public func wharfPluginEntry(
 }
 
 /// An order management system over HTTP JSON: takes batches of orders from Wharf's outbox (the `send_orders`
-/// call).
+/// call) and, on a schedule, pulls order status changes, shipments and returns back (`ingest`, see
+/// ``OMSUpdates``).
 ///
 /// Config:
 /// ```json5
 /// { baseURL: "https://oms.example.com/api", auth: { secret: "env:OMS_TOKEN" }, timeoutSeconds: 10,
 ///   ordersPath: "/orders/batch",
-///   orders: { windowMs: 200, maxBatch: 100, maxAttempts: 10, backoffMs: 1000, maxBackoffMs: 300000, deadlineSeconds: 10 } }
+///   orders: { windowMs: 200, maxBatch: 100, maxAttempts: 10, backoffMs: 1000, maxBackoffMs: 300000, deadlineSeconds: 10 },
+///   updates: { statusPath: "/order-status", shipmentsPath: "/shipments", returnsPath: "/returns" } }
 /// ```
 /// `orders` is read by the host's order dispatcher; it is checked here so `wharf manifest check` names a wrong key.
 ///
@@ -35,17 +37,18 @@ public struct OMSPlugin: WharfPlugin {
     public static let version = "1.0.0"
     /// One line for people.
     public static let description: String? = "Orders out to an HTTP JSON OMS in batches; status, shipments and returns back"
-    /// Calls (order batches).
-    public static let capabilities: PluginCapabilities = [.call]
+    /// Calls (order batches) and ingest (updates back from the OMS).
+    public static let capabilities: PluginCapabilities = [.call, .ingest]
 
     let client: HTTPJSONClient
     let ordersPath: String
+    let updates: OMSUpdates
 
     /// Reads and checks the config; a wrong key is refused naming it (`config.orders.windowMs: …`).
     public init(context: PluginContext) throws {
         let config = try context.config()
         guard case .object(let object) = config else { throw PluginError.invalid("config must be an object with baseURL") }
-        let known = ["baseURL", "auth", "timeoutSeconds", "ordersPath", "orders"]
+        let known = ["baseURL", "auth", "timeoutSeconds", "ordersPath", "orders", "updates"]
         for key in object.keys where !known.contains(key) {
             throw PluginError.invalid("config.\(key): not a key of the oms plugin; known: \(known.joined(separator: ", "))")
         }
@@ -71,6 +74,7 @@ public struct OMSPlugin: WharfPlugin {
         } catch {
             throw PluginError.invalid("config.baseURL: \(error.message)")
         }
+        updates = try OMSUpdates(config["updates"], client: client)
     }
 
     /// `send_orders`: one POST with every order of the batch; per-order results back to the host.
@@ -120,6 +124,11 @@ public struct OMSPlugin: WharfPlugin {
             out.append(.object(JSONObject(members)))
         }
         return Array(JSON.object(JSONObject([("results", .array(out))])).jsonText.utf8)
+    }
+
+    /// Pulls status changes, shipments and returns since the cursor and emits them (see ``OMSUpdates``).
+    public func ingest(_ context: IngestContext) throws {
+        try updates.pull(context)
     }
 
     // MARK: Not public

@@ -88,6 +88,21 @@ public final class OMSTestServer: @unchecked Sendable {
         }
     }
 
+    /// Serves `items` at `GET path` the way the `oms` plugin reads updates: `{"items": [...], "next_cursor": …}`,
+    /// `pageSize` items per page, only items whose `timeField` is later than `updated_since` when it is given.
+    public func serveUpdates(_ path: String, timeField: String, items: [[String: Any]], pageSize: Int = 2) {
+        let text = String(decoding: (try? JSONSerialization.data(withJSONObject: items)) ?? Data("[]".utf8), as: UTF8.self)
+        http.handle("GET", path) { request in
+            let all = (try? JSONSerialization.jsonObject(with: Data(text.utf8))) as? [[String: Any]] ?? []
+            let since = request.queryValue("updated_since") ?? ""
+            let fresh = all.filter { ($0[timeField] as? String ?? "") > since }
+            let start = Int(request.queryValue("cursor") ?? "0") ?? 0
+            let page = Array(fresh.dropFirst(start).prefix(pageSize))
+            let next: Any = start + pageSize < fresh.count ? String(start + pageSize) : NSNull()
+            return .json(object: ["items": page, "next_cursor": next])
+        }
+    }
+
     /// Stops the server.
     public func stop() { http.stop() }
 
