@@ -89,6 +89,18 @@ public struct Address: Sendable, Hashable, Codable {
         self.email = email
     }
 
+    /// Decodes an address; `street` may be absent (no street lines), every other part but `country` too.
+    public init(from decoder: any Decoder) throws {
+        enum Keys: String, CodingKey { case name, company, street, city, postalCode, region, country, phone, email }
+        let c = try decoder.container(keyedBy: Keys.self)
+        self.init(
+            name: try c.decodeIfPresent(String.self, forKey: .name), company: try c.decodeIfPresent(String.self, forKey: .company),
+            street: try c.decodeIfPresent([String].self, forKey: .street) ?? [], city: try c.decodeIfPresent(String.self, forKey: .city),
+            postalCode: try c.decodeIfPresent(String.self, forKey: .postalCode), region: try c.decodeIfPresent(String.self, forKey: .region),
+            country: try c.decode(String.self, forKey: .country), phone: try c.decodeIfPresent(String.self, forKey: .phone),
+            email: try c.decodeIfPresent(String.self, forKey: .email))
+    }
+
     /// The address when the country is two capital letters and no part is longer than 256 characters.
     public func validated(field: String) throws(FieldError) -> Address {
         guard country.count == 2, country.unicodeScalars.allSatisfy({ ("A"..."Z").contains($0) }) else {
@@ -462,5 +474,107 @@ extension Rules {
         if !ok {
             throw FieldError(field: field, reason: "\(field) must be 1 to 64 of A-Z, a-z, 0-9, '.', '_', '-', not '\(Rules.printable(value))'")
         }
+    }
+}
+
+/// Where a B2B quote is: the buyer asked, the seller answered (perhaps several times), then it is accepted,
+/// declined, expired, or turned into an order.
+public enum QuoteStatus: String, Sendable, CaseIterable, Hashable {
+    /// The buyer asked for prices.
+    case requested
+    /// The seller offered prices (and usually an expiry).
+    case negotiated
+    /// The buyer accepted the offer; it can become an order.
+    case accepted
+    /// Either side declined.
+    case declined
+    /// The offer ran out before it was accepted.
+    case expired
+    /// It became an order.
+    case ordered
+
+    /// Whether a PATCH may move a quote from this status to `next`.
+    public func canMove(to next: QuoteStatus) -> Bool {
+        switch (self, next) {
+        case (.requested, .negotiated), (.requested, .declined), (.negotiated, .negotiated), (.negotiated, .accepted),
+            (.negotiated, .declined):
+            return true
+        default:
+            return false
+        }
+    }
+}
+
+/// One line of a quote: what the buyer asks for and what the seller offers.
+public struct QuoteLine: Sendable, Hashable, Codable {
+    /// The SKU.
+    public var sku: String
+    /// Units.
+    public var quantity: Int64
+    /// The unit price the buyer asked for, in minor units (optional).
+    public var requestedUnitPrice: Int64?
+    /// The unit price the seller offers, in minor units (set when negotiated).
+    public var quotedUnitPrice: Int64?
+
+    /// A line.
+    public init(sku: String, quantity: Int64, requestedUnitPrice: Int64? = nil, quotedUnitPrice: Int64? = nil) {
+        self.sku = sku
+        self.quantity = quantity
+        self.requestedUnitPrice = requestedUnitPrice
+        self.quotedUnitPrice = quotedUnitPrice
+    }
+}
+
+/// A B2B quote: a company user asks for prices on lines; once the offer is accepted it converts to an order at the
+/// quoted prices.
+public struct Quote: Sendable, Hashable {
+    /// Wharf's id ("Q000000001").
+    public var id: String
+    /// The company (issue 7's companies; no foreign key).
+    public var companyID: String
+    /// The company user who asked.
+    public var companyUserID: String
+    /// The sales channel.
+    public var channel: String
+    /// The currency of every price.
+    public var currency: Currency
+    /// The lines.
+    public var lines: [QuoteLine]
+    /// The status (already `expired` when the offer ran out, even before it is written).
+    public var status: QuoteStatus
+    /// When the offer runs out.
+    public var expiresAt: Timestamp?
+    /// The last note of either side.
+    public var note: String?
+    /// The order it became.
+    public var orderNumber: String?
+    /// When it was asked for.
+    public var createdAt: Timestamp
+    /// When it last changed.
+    public var updatedAt: Timestamp
+
+    /// A quote.
+    public init(
+        id: String, companyID: String, companyUserID: String, channel: String, currency: Currency, lines: [QuoteLine],
+        status: QuoteStatus, expiresAt: Timestamp?, note: String?, orderNumber: String?, createdAt: Timestamp, updatedAt: Timestamp
+    ) {
+        self.id = id
+        self.companyID = companyID
+        self.companyUserID = companyUserID
+        self.channel = channel
+        self.currency = currency
+        self.lines = lines
+        self.status = status
+        self.expiresAt = expiresAt
+        self.note = note
+        self.orderNumber = orderNumber
+        self.createdAt = createdAt
+        self.updatedAt = updatedAt
+    }
+
+    /// The status as of `now`: an open offer past its expiry is expired.
+    public func status(at now: Timestamp) -> QuoteStatus {
+        if let expiresAt, expiresAt < now, status == .requested || status == .negotiated { return .expired }
+        return status
     }
 }

@@ -15,6 +15,8 @@ extension Store {
         case idempotencyKeyReused(orderNumber: String)
         /// Another order already has the number the request gave.
         case numberTaken(String)
+        /// The order names a quote that is not accepted (or is already an order); the reason says which.
+        case quoteNotAcceptable(String)
     }
 
     /// Places an order in one write transaction: replays it when `idempotencyKey` was seen with the same
@@ -41,6 +43,15 @@ extension Store {
                     }
                 }
                 if let number = new.number, try Store.orderID(db, number: number) != nil { return .numberTaken(number) }
+                var quote: Quote?
+                if let quoteID = new.quoteID {
+                    // A quote becomes one order, in the same transaction that marks it ordered.
+                    guard let found = try Store.loadQuote(db, id: quoteID, now: now) else { return .quoteNotAcceptable("no quote '\(quoteID)'") }
+                    guard found.status == .accepted else {
+                        return .quoteNotAcceptable("quote \(quoteID) is \(found.status.rawValue)\(found.orderNumber.map { " (order \($0))" } ?? ""); only an accepted quote becomes an order")
+                    }
+                    quote = found
+                }
 
                 // Units per SKU over all lines, and the first line of each SKU for problems.
                 var wanted: [String: Int64] = [:]
@@ -128,6 +139,12 @@ extension Store {
                     try Store.reserve(db, sku: sku, quantity: -wanted[sku]!, reason: "order_placed", orderNumber: number, now: now)
                 }
                 try Store.enqueue(db, kind: "order", orderNumber: number, messageID: stored.id, payload: payload(stored), now: now)
+                if var quote {
+                    quote.status = .ordered
+                    quote.orderNumber = number
+                    quote.updatedAt = now
+                    try Store.saveQuote(db, quote, insert: false)
+                }
                 return .created(stored)
             }
         }

@@ -10,7 +10,7 @@ enum OrderRoutes {
     static func routes(store: Store, outbox: OutboxSignal, prices: any OrderPriceCheck) -> [APIRoute] {
         let authErrors = [APIResponse.problem(401, "Missing or invalid API key"), .problem(403, "The key lacks the scope")]
         let numberParameter = APIParameter.path("number", "The order number.")
-        return [
+        return QuoteRoutes.routes(store: store, outbox: outbox) + [
             APIRoute(
                 method: .POST, path: "/v1/orders", scope: .ordersWrite, operationID: "placeOrder",
                 summary: "Places an order: checks SKUs, prices and salable stock, reserves the stock and queues the order for the OMS, in one transaction. Needs an Idempotency-Key header: the same key again returns the same order.",
@@ -211,6 +211,11 @@ enum OrderRoutes {
             return OrderLineProblem(line: problem.line, sku: problem.sku, kind: .unknownSKU, reason: "no product has SKU \(problem.sku)")
         }
         if !priceProblems.isEmpty { throw refusal(priceProblems) }
+        return try commit(new, key: key, digest: digest, store: store, outbox: outbox)
+    }
+
+    /// Places a checked order (prices are right) and answers 201, or the replay, or the refusal.
+    static func commit(_ new: NewOrder, key: String, digest: [UInt8], store: Store, outbox: OutboxSignal) throws -> HTTPResponse {
         switch try store.placeOrder(new, idempotencyKey: key, requestDigest: digest, payload: OrderJSON.orderText) {
         case .created(let order):
             outbox.notify()
@@ -224,17 +229,19 @@ enum OrderRoutes {
         case .idempotencyKeyReused(let number): throw keyReused(key, number)
         case .numberTaken(let number):
             throw ProblemDetails(type: Problems.base + "order-number-taken", title: "Conflict", status: 409, detail: "an order with number '\(number)' exists", instance: nil)
+        case .quoteNotAcceptable(let reason):
+            throw ProblemDetails(type: Problems.base + "quote-not-accepted", title: "Conflict", status: 409, detail: reason, instance: nil)
         }
     }
 
-    private static func keyReused(_ key: String, _ number: String) -> ProblemDetails {
+    static func keyReused(_ key: String, _ number: String) -> ProblemDetails {
         ProblemDetails(
             type: Problems.base + "idempotency-key-reused", title: "Unprocessable Content", status: 422,
             detail: "Idempotency-Key '\(key)' was used for order \(number) with a different request; use a new key for a new order",
             instance: nil)
     }
 
-    private static func replayed(_ order: Order) -> HTTPResponse {
+    static func replayed(_ order: Order) -> HTTPResponse {
         var writer = JSONWriter(capacity: 1024)
         OrderJSON.order(order, into: &writer)
         var response = HTTPResponse.json(200, writer.bytes)
@@ -329,6 +336,6 @@ enum OrderRoutes {
                 "nextAttemptAt": nullableString, "lastError": nullableString, "createdAt": string, "acknowledgedAt": nullableString,
             ], required: ["id", "kind", "orderNumber", "messageId", "state", "attempts"]),
             "OutboxPage": page("OutboxMessage"),
-        ]
+        ].merging(QuoteRoutes.schemas) { a, _ in a }
     }
 }

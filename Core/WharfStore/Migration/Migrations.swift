@@ -202,7 +202,7 @@ enum Migrations {
                 ALTER TABLE api_keys ADD COLUMN expires_at INTEGER;
                 """),
         Migration(
-            version: 6, name: "orders, reservation ledger, outbox, shipments and returns",
+            version: 6, name: "orders, reservation ledger, outbox, shipments, returns and quotes",
             sql: """
                 -- Orders placed through Wharf. Companies and company users are referenced by id, without foreign keys
                 -- (the CRM sync owns them).
@@ -313,6 +313,23 @@ enum Migrations {
                     created_at    INTEGER NOT NULL
                 );
                 CREATE INDEX order_returns_by_order ON order_returns (order_id);
+
+                -- B2B quotes. Lines are a JSON array (read and written whole with the quote).
+                CREATE TABLE quotes (
+                    id               TEXT PRIMARY KEY NOT NULL,
+                    company_id       TEXT NOT NULL,
+                    company_user_id  TEXT NOT NULL,
+                    channel          TEXT NOT NULL,
+                    currency         TEXT NOT NULL CHECK (length(currency) = 3),
+                    lines            TEXT NOT NULL,
+                    status           TEXT NOT NULL,
+                    expires_at       INTEGER,
+                    note             TEXT,
+                    order_number     TEXT,
+                    created_at       INTEGER NOT NULL,
+                    updated_at       INTEGER NOT NULL
+                ) WITHOUT ROWID;
+                CREATE INDEX quotes_by_company ON quotes (company_id, updated_at);
                 """),
     ]
 
