@@ -84,6 +84,8 @@ let package = Package(
         .target(name: "FuzzDriver", path: "Tests/Fuzz/Driver"),
         .executableTarget(name: "FuzzHTTPParser", dependencies: ["WharfHTTP", "FuzzDriver"], path: "Tests/Fuzz/HTTPParser"),
         .executableTarget(name: "FuzzManifest", dependencies: ["WharfManifest", "FuzzDriver"], path: "Tests/Fuzz/Manifest"),
+        // Order placement benchmark driver (scripts/bench-orders).
+        .executableTarget(name: "BenchOrders", dependencies: ["WharfTestSupport"], path: "Tests/Bench/Orders"),
         .executableTarget(name: "FuzzERPXML", dependencies: ["ERPXMLFeed", "WharfABI", "WharfManifest", "FuzzDriver"], path: "Tests/Fuzz/ERPXMLFeed"),
     ] + fixturePlugins.map { name in
         .target(name: "Fixture\(name)", dependencies: ["WharfABI", "FixtureSupport"], path: "Tests/Fixtures/Plugins/\(name)")
