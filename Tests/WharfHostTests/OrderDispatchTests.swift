@@ -1,5 +1,6 @@
 import Foundation
 import WharfAuth
+import WharfManifest
 import WharfModel
 import WharfPlugins
 import WharfTestSupport
@@ -118,6 +119,21 @@ final class OrderDispatchTests: XCTestCase {
         let id = try XCTUnwrap(order["id"] as? String)
         XCTAssertGreaterThanOrEqual(oms.receivedBatches.filter { $0 == [id] }.count, 2, "resent after the timeout, same id: \(oms.receivedBatches)")
         XCTAssertEqual(oms.distinctMessages, 1, "the OMS de-duplicates by the stable id")
+    }
+
+    func testTheExampleManifestPassesTheOMSPluginsCheck() throws {
+        let path = BuildProducts.packageRoot.appendingPathComponent("manifests/examples/orders-oms.json5").path
+        let manifest = try Manifest.load(path: path)
+        env = try TestDeployment()
+        try env.deployment.plugins.install(from: BuildProducts.plugin("wharf-oms").path, replace: false, host: HostServices.table)
+        setenv("OMS_TOKEN", "example-token", 1)
+        defer { unsetenv("OMS_TOKEN") }
+        XCTAssertNil(ConnectorRunner.checkConfiguration(
+            of: manifest.connectors[0], manifest: manifest, plugins: env.deployment.plugins, logger: env.deployment.logger))
+        let settings = try XCTUnwrap(OrderDispatchSettings.find(in: manifest))
+        XCTAssertEqual(settings.window, .milliseconds(200))
+        XCTAssertEqual(settings.maxBatch, 100)
+        XCTAssertEqual(settings.maxBackoff, .seconds(300))
     }
 
     func testAManifestWithABadDispatchSettingIsRefusedWithItsPath() throws {

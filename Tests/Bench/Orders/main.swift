@@ -3,7 +3,7 @@
 // each) POST /v1/orders with unique Idempotency-Keys for D seconds. Prints orders/s placed, the median (p90, p99)
 // time from an order's 201 answer to the OMS receiving it, and orders per OMS call.
 //
-//   BenchOrders --wharf PATH --plugin PATH --work DIR [--clients 32] [--seconds 10] [--window-ms 200]
+//   BenchOrders --wharf PATH --plugin PATH --work DIR [--clients 32] [--seconds 10] [--window-ms 200] [--pause-ms 0]
 import Foundation
 import WharfTestSupport
 
@@ -26,6 +26,8 @@ guard let wharf = options["wharf"], let plugin = options["plugin"], let work = o
 let clients = Int(options["clients"] ?? "32") ?? 32
 let seconds = Double(options["seconds"] ?? "10") ?? 10
 let window = Int(options["window-ms"] ?? "200") ?? 200
+/// A pause after each order per client, to measure a light load where the coalescing window dominates.
+let pause = Double(options["pause-ms"] ?? "0") ?? 0
 
 // MARK: Deployment
 
@@ -108,6 +110,7 @@ for c in 0..<clients {
                 response.status == 201
             else { errors += 1; continue }
             let now = Date()
+            if pause > 0 { Thread.sleep(forTimeInterval: pause / 1000) }
             // The order's id is the first "id" of the answer; found without parsing the whole document.
             if let start = response.body.firstRange(of: idPrefix)?.upperBound, let end = response.body[start...].firstIndex(of: UInt8(ascii: "\"")) {
                 local.append((String(decoding: response.body[start..<end], as: UTF8.self), now))
