@@ -109,6 +109,15 @@ final class OrderDispatchTests: XCTestCase {
         XCTAssertEqual(try client.send("POST", "/v1/outbox/999/retry", headers: headers).status, 404)
     }
 
+    func testAnOrderTheOMSRejectsIsRetriedWithItsReasonUntilAccepted() throws {
+        try start(orders: "{ windowMs: 0, maxAttempts: 20, backoffMs: 50, maxBackoffMs: 100 }")
+        oms.mode = .reject(reason: "unknown shipping method")
+        try place("r-1")
+        XCTAssertTrue(try eventually(10) { (try outbox("pending").first?["lastError"] as? String ?? "").contains("unknown shipping method") })
+        oms.mode = .accept
+        XCTAssertTrue(try eventually(10) { try outbox("acknowledged").count == 1 })
+    }
+
     func testAnAnswerSlowerThanTheDeadlineIsRetriedAndTheOMSSeesTheSameIdTwice() throws {
         try start(orders: "{ windowMs: 0, deadlineSeconds: 1, backoffMs: 50, maxBackoffMs: 100 }")
         oms.mode = .slow(seconds: 2)

@@ -21,6 +21,8 @@ public final class OMSTestServer: @unchecked Sendable {
         case slow(seconds: Double)
         /// Record the batch, then never answer until `release()` (or 60 s pass).
         case hold
+        /// 200 with every order of the batch "rejected" for this reason.
+        case reject(reason: String)
     }
 
     /// The HTTP server underneath.
@@ -126,6 +128,8 @@ public final class OMSTestServer: @unchecked Sendable {
             let deadline = Date().addingTimeInterval(60)
             condition.withLock { while !released && condition.wait(until: deadline) {} }
         case .accept: break
+        case .reject(let reason):
+            return .json(object: ["results": ids.map { ["messageId": $0, "status": "rejected", "error": reason] }])
         }
         let results = ids.map { ["messageId": $0, "status": duplicates.contains($0) ? "duplicate" : "accepted"] }
         return .json(object: ["results": results])
