@@ -2,11 +2,19 @@ import CSQLite
 import WharfModel
 
 extension Store {
-    /// Pending messages whose time has come (`next_attempt_at` ≤ `now`), oldest first, at most `limit`.
+    /// Pending messages whose time has come (`next_attempt_at` ≤ `now`), oldest first, at most `limit`. A message
+    /// waits while an earlier message of the same order is not yet acknowledged (pending or dead), so the receiver
+    /// sees an order's messages in order: never a cancellation before the order itself.
     public func dueOutboxMessages(now: Timestamp = .now(), limit: Int) throws(StoreError) -> [OutboxMessage] {
         try read("read due outbox messages") { db in
             let st = try db.statement(
-                "SELECT \(Store.outboxColumns) FROM outbox WHERE state = 'pending' AND next_attempt_at <= ?1 ORDER BY next_attempt_at, id LIMIT ?2")
+                """
+                SELECT \(Store.outboxColumns) FROM outbox
+                WHERE state = 'pending' AND next_attempt_at <= ?1
+                  AND NOT EXISTS (SELECT 1 FROM outbox earlier WHERE earlier.order_number = outbox.order_number
+                                  AND earlier.id < outbox.id AND earlier.state <> 'acknowledged')
+                ORDER BY next_attempt_at, id LIMIT ?2
+                """)
             defer { st.reset() }
             st.bind(1, now.millisecondsSinceEpoch)
             st.bind(2, Int64(limit))

@@ -118,6 +118,21 @@ final class OrderDispatchTests: XCTestCase {
         XCTAssertTrue(try eventually(10) { try outbox("acknowledged").count == 1 })
     }
 
+    func testACancellationNeverOvertakesItsOrder() throws {
+        try start(orders: "{ windowMs: 0, maxAttempts: 50, backoffMs: 50, maxBackoffMs: 100 }")
+        oms.mode = .fail(status: 503)
+        let order = try place("x-1")
+        let id = try XCTUnwrap(order["id"] as? String)
+        XCTAssertEqual(try client.send("POST", "/v1/orders/\(try XCTUnwrap(order["number"] as? String))/cancel", headers: headers).status, 200)
+        XCTAssertTrue(oms.waitForBatches(3, timeout: 10))
+        XCTAssertTrue(oms.receivedBatches.allSatisfy { $0 == [id] }, "only the order is tried while it fails: \(oms.receivedBatches)")
+        oms.mode = .accept
+        XCTAssertTrue(try eventually(10) { try outbox("acknowledged").count == 2 })
+        let sent = oms.receivedBatches.flatMap { $0 }
+        XCTAssertEqual(sent.last, id + ":cancel")
+        XCTAssertLessThan(try XCTUnwrap(sent.lastIndex(of: id)), try XCTUnwrap(sent.firstIndex(of: id + ":cancel")))
+    }
+
     func testAnAnswerSlowerThanTheDeadlineIsRetriedAndTheOMSSeesTheSameIdTwice() throws {
         try start(orders: "{ windowMs: 0, deadlineSeconds: 1, backoffMs: 50, maxBackoffMs: 100 }")
         oms.mode = .slow(seconds: 2)

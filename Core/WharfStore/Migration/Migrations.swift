@@ -290,6 +290,7 @@ enum Migrations {
                 );
                 CREATE INDEX outbox_due ON outbox (next_attempt_at, id) WHERE state = 'pending';
                 CREATE INDEX outbox_by_state ON outbox (state, id);
+                CREATE INDEX outbox_by_order ON outbox (order_number, id);
 
                 CREATE TABLE shipments (
                     id                INTEGER PRIMARY KEY,
