@@ -104,6 +104,11 @@ public struct OMSPlugin: WharfPlugin {
                 body: Array(body.jsonText.utf8), retryable: true))
             answer = response.body.isEmpty ? .null : (try? response.json()) ?? .null
         } catch {
+            // Busy or down: every order failed; pass the OMS's Retry-After on so the host waits at least that long.
+            if error.code == .status, let retryAfter = error.retryAfter {
+                let failed = ids.map { JSON.object(JSONObject([("id", .string($0)), ("ok", .bool(false)), ("error", .string(error.description))])) }
+                return Array(JSON.object(JSONObject([("results", .array(failed)), ("retryAfterSeconds", .number(String(Int(retryAfter.rounded(.up)))))])).jsonText.utf8)
+            }
             throw error.pluginError
         }
         var results: [String: (ok: Bool, error: String?)] = [:]

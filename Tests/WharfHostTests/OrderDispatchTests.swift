@@ -118,6 +118,22 @@ final class OrderDispatchTests: XCTestCase {
         XCTAssertTrue(try eventually(10) { try outbox("acknowledged").count == 1 })
     }
 
+    func testAnOMSRetryAfterPostponesTheNextAttemptBeyondTheBackoff() throws {
+        try start(orders: "{ windowMs: 0, backoffMs: 50, maxBackoffMs: 10000 }")
+        oms.http.failOnce("POST", "/orders/batch", with: .tooManyRequests(retryAfter: "3"))
+        let placedAt = Date()
+        try place("ra-1")
+        var pending: [String: Any]?
+        XCTAssertTrue(try eventually(10) {
+            pending = try outbox("pending").first
+            return (pending?["attempts"] as? Int) == 1
+        })
+        let next = try XCTUnwrap(Timestamp(rfc3339: try XCTUnwrap(pending?["nextAttemptAt"] as? String)))
+        XCTAssertGreaterThanOrEqual(next.date.timeIntervalSince(placedAt), 2.9, "not before the OMS's Retry-After of 3 s (backoff alone: 50 ms)")
+        XCTAssertTrue((pending?["lastError"] as? String ?? "").contains("429"), "\(pending ?? [:])")
+        XCTAssertTrue(try eventually(10) { try outbox("acknowledged").count == 1 })
+    }
+
     func testACancellationNeverOvertakesItsOrder() throws {
         try start(orders: "{ windowMs: 0, maxAttempts: 50, backoffMs: 50, maxBackoffMs: 100 }")
         oms.mode = .fail(status: 503)

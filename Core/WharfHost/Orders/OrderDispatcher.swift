@@ -105,11 +105,24 @@ public struct OrderDispatchSettings: Sendable, Hashable {
     }
 }
 
-/// How a batch of outbox messages reaches the external system. Returns, per message id, nil when the receiver
-/// acknowledged it or the error when it did not.
+/// What one send of a batch came to.
+public struct OutboxSendResult: Sendable {
+    /// Per message id: nil when the receiver acknowledged it, else the error.
+    public var results: [Int64: String?]
+    /// The receiver's Retry-After in seconds, when it asked to wait (429/503): no retry comes sooner.
+    public var retryAfter: Double?
+
+    /// A result.
+    public init(results: [Int64: String?], retryAfter: Double? = nil) {
+        self.results = results
+        self.retryAfter = retryAfter
+    }
+}
+
+/// How a batch of outbox messages reaches the external system.
 public protocol OutboxTransport: Sendable {
     /// Sends `messages` in one call.
-    func send(_ messages: [OutboxMessage]) -> [Int64: String?]
+    func send(_ messages: [OutboxMessage]) -> OutboxSendResult
 }
 
 /// Sends batches through the OMS connector's plugin: the ABI's `call` operation `send_orders`, on a warm worker
@@ -120,8 +133,8 @@ public protocol OutboxTransport: Sendable {
 /// must return per-order acknowledgements to the host, which is exactly `call`.
 ///
 /// Request: `{"messages": [{"id": "<stable id>", "kind": "order"|"cancel", "order": {…}}, …]}`.
-/// Response: `{"results": [{"id": "<stable id>", "ok": true} | {"id": …, "ok": false, "error": "…"}]}`; an id
-/// without a result counts as failed.
+/// Response: `{"results": [{"id": "<stable id>", "ok": true} | {"id": …, "ok": false, "error": "…"}],
+/// "retryAfterSeconds": n?}`; an id without a result counts as failed.
 public struct PluginOutboxTransport: OutboxTransport {
     /// The call pool.
     public let calls: CallPool
@@ -135,7 +148,7 @@ public struct PluginOutboxTransport: OutboxTransport {
     }
 
     /// Sends one batch.
-    public func send(_ messages: [OutboxMessage]) -> [Int64: String?] {
+    public func send(_ messages: [OutboxMessage]) -> OutboxSendResult {
         var writer = JSONWriter(capacity: 1024 * messages.count)
         writer.beginObject()
         writer.key("messages")
@@ -157,11 +170,11 @@ public struct PluginOutboxTransport: OutboxTransport {
                 connector: settings.connector, operation: OrderDispatchSettings.operation, request: writer.bytes,
                 deadline: settings.deadline)
         } catch {
-            return Dictionary(uniqueKeysWithValues: messages.map { ($0.id, Optional(error.message)) })
+            return OutboxSendResult(results: Dictionary(uniqueKeysWithValues: messages.map { ($0.id, Optional(error.message)) }))
         }
         var byStableID: [String: String?] = [:]
-        if let object = try? JSONSerialization.jsonObject(with: Data(response)) as? [String: Any],
-            let results = object["results"] as? [[String: Any]] {
+        let object = try? JSONSerialization.jsonObject(with: Data(response)) as? [String: Any]
+        if let results = object?["results"] as? [[String: Any]] {
             for result in results {
                 guard let id = result["id"] as? String else { continue }
                 byStableID[id] = (result["ok"] as? Bool) == true ? .some(nil) : .some((result["error"] as? String) ?? "the OMS refused it")
@@ -175,7 +188,7 @@ public struct PluginOutboxTransport: OutboxTransport {
                 outcome[message.id] = .some("the connector's answer has no result for \(message.messageID)")
             }
         }
-        return outcome
+        return OutboxSendResult(results: outcome, retryAfter: (object?["retryAfterSeconds"] as? NSNumber)?.doubleValue)
     }
 }
 
@@ -267,14 +280,16 @@ public final class OrderDispatcher: @unchecked Sendable {
     }
 
     private func dispatch(_ messages: [OutboxMessage]) {
-        let results = transport.send(messages)
+        let sent = transport.send(messages)
+        let results = sent.results
         let now = Timestamp.now()
         var acknowledged: [Int64] = []
         var failures: [(id: Int64, error: String, retryAt: Timestamp?)] = []
         for message in messages {
             switch results[message.id] {
             case .some(.none): acknowledged.append(message.id)
-            case .some(.some(let error)): failures.append((message.id, error, retryTime(afterFailure: message.attempts + 1, now: now)))
+            case .some(.some(let error)):
+                failures.append((message.id, error, retryTime(afterFailure: message.attempts + 1, now: now, notBefore: sent.retryAfter)))
             case .none: failures.append((message.id, "no result from the transport", retryTime(afterFailure: message.attempts + 1, now: now)))
             }
         }
@@ -294,11 +309,12 @@ public final class OrderDispatcher: @unchecked Sendable {
     }
 
     /// When to try again after failure number `failures`, or nil when that was the last attempt allowed:
-    /// backoff × 2^(failures−1), capped, then a random 50–100 % of it ("equal jitter") so senders do not retry in step.
-    func retryTime(afterFailure failures: Int, now: Timestamp) -> Timestamp? {
+    /// backoff × 2^(failures−1), capped, then a random 50–100 % of it ("equal jitter") so senders do not retry in step;
+    /// never sooner than the receiver's Retry-After (`notBefore` seconds, itself capped at the longest backoff).
+    func retryTime(afterFailure failures: Int, now: Timestamp, notBefore: Double? = nil) -> Timestamp? {
         guard failures < settings.maxAttempts else { return nil }
         let base = min(seconds(settings.maxBackoff), seconds(settings.backoff) * pow(2, Double(min(failures - 1, 40))))
-        let wait = base * Double.random(in: 0.5...1.0)
+        let wait = max(base * Double.random(in: 0.5...1.0), min(notBefore ?? 0, seconds(settings.maxBackoff)))
         return Timestamp(millisecondsSinceEpoch: now.millisecondsSinceEpoch + Int64(wait * 1000))
     }
 
