@@ -1,5 +1,6 @@
 import Foundation
 import WharfAuth
+import WharfHTTP
 import WharfModel
 import WharfTestSupport
 import XCTest
@@ -247,6 +248,28 @@ final class OrderPlacementTests: XCTestCase {
         XCTAssertEqual(try client.send("GET", "/v1/orders?status=lost", headers: headers).status, 400)
         XCTAssertEqual(try client.send("GET", "/v1/orders/\(numbers[0])", headers: headers).status, 200)
         XCTAssertEqual(try client.send("GET", "/v1/orders/NOPE", headers: headers).status, 404)
+    }
+}
+
+/// A price resolution that is down.
+struct FailingPriceCheck: OrderPriceCheck {
+    struct Down: Error, CustomStringConvertible { var description: String { "CPQ timed out" } }
+    func unitPrice(sku: String, quantity: Int64, order: NewOrder) throws -> Money? { throw Down() }
+}
+
+extension OrderPlacementTests {
+    func testAFailingPriceResolutionIsA503AndPlacesNothing() throws {
+        try seed()
+        let request = HTTPRequest(
+            method: .POST, target: "/v1/orders", headers: HTTPHeaders([("Idempotency-Key", "p-1"), ("Content-Type", "application/json")]),
+            body: Array(orderBody([("MUG", 1, "12.50")]).utf8))
+        XCTAssertThrowsError(try OrderRoutes.place(request, store: env.deployment.store, outbox: OutboxSignal(), prices: FailingPriceCheck())) { error in
+            let problem = error as? ProblemDetails
+            XCTAssertEqual(problem?.status, 503)
+            XCTAssertTrue(problem?.detail?.contains("CPQ timed out") == true, "\(error)")
+        }
+        XCTAssertNil(try env.deployment.store.order(idempotencyKey: "p-1"))
+        XCTAssertEqual(try env.deployment.store.salableInventory(sku: "MUG")?.reserved, 0)
     }
 }
 

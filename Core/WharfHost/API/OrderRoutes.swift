@@ -20,7 +20,7 @@ enum OrderRoutes {
                     .ok("Order", "The order placed earlier with the same Idempotency-Key"),
                     .problem(400, "No Idempotency-Key header"),
                     .problem(409, "Not enough salable stock for some lines (listed), or the order number is taken"),
-                    .problem(415, "The body is not JSON"),
+                    .problem(415, "The body is not JSON"), .problem(503, "Price resolution failed; nothing was placed"),
                     APIResponse(status: 422, description: "Invalid fields, unknown SKUs or wrong prices (listed), or the key was used for another request", schema: "ValidationProblem"),
                 ] + authErrors
             ) { request, _ in
@@ -206,7 +206,15 @@ enum OrderRoutes {
             return replayed(prior.order)
         }
         // Prices first, outside the writer: a resolver may be slow. SKUs without a product are named as unknown.
-        let priceProblems = try prices.problems(new).map { problem in
+        let resolved: [OrderLineProblem]
+        do {
+            resolved = try prices.problems(new)
+        } catch {
+            throw ProblemDetails(
+                type: Problems.base + "price-resolution-unavailable", title: "Service Unavailable", status: 503,
+                detail: "prices could not be resolved (\(error)); nothing was placed, retry with the same Idempotency-Key", instance: nil)
+        }
+        let priceProblems = try resolved.map { problem in
             guard problem.kind == .noPrice, try store.product(sku: problem.sku) == nil else { return problem }
             return OrderLineProblem(line: problem.line, sku: problem.sku, kind: .unknownSKU, reason: "no product has SKU \(problem.sku)")
         }
