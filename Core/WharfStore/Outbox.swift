@@ -24,10 +24,17 @@ extension Store {
         }
     }
 
-    /// When the earliest pending message becomes due, or nil when none is pending.
+    /// When the earliest pending message that is not waiting behind an earlier message of its order becomes due
+    /// (the same rule as `dueOutboxMessages`), or nil when there is none.
     public func nextOutboxAttempt() throws(StoreError) -> Timestamp? {
         try read("read the next outbox attempt") { db in
-            let st = try db.statement("SELECT min(next_attempt_at) FROM outbox WHERE state = 'pending'")
+            let st = try db.statement(
+                """
+                SELECT min(next_attempt_at) FROM outbox
+                WHERE state = 'pending'
+                  AND NOT EXISTS (SELECT 1 FROM outbox earlier WHERE earlier.order_number = outbox.order_number
+                                  AND earlier.id < outbox.id AND earlier.state <> 'acknowledged')
+                """)
             defer { st.reset() }
             return try st.step() ? st.optionalInt64(0).map { Timestamp(millisecondsSinceEpoch: $0) } : nil
         }

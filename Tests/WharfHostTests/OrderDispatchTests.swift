@@ -149,6 +149,21 @@ final class OrderDispatchTests: XCTestCase {
         XCTAssertLessThan(try XCTUnwrap(sent.lastIndex(of: id)), try XCTUnwrap(sent.firstIndex(of: id + ":cancel")))
     }
 
+    func testACancellationBehindADeadOrderWaitsForItsRetry() throws {
+        try start(orders: "{ windowMs: 0, maxAttempts: 1 }")
+        oms.mode = .fail(status: 503)
+        let order = try place("dc-1")
+        XCTAssertTrue(try eventually(10) { try outbox("dead").count == 1 })
+        XCTAssertEqual(try client.send("POST", "/v1/orders/\(try XCTUnwrap(order["number"] as? String))/cancel", headers: headers).status, 200)
+        let store = env.deployment.store
+        XCTAssertNil(try store.nextOutboxAttempt(), "the cancellation waits behind the dead order (and the dispatcher sleeps, not spins)")
+        XCTAssertEqual(try store.dueOutboxMessages(limit: 10).count, 0)
+        oms.mode = .accept
+        let dead = try XCTUnwrap(try outbox("dead").first?["id"] as? Int)
+        XCTAssertEqual(try client.send("POST", "/v1/outbox/\(dead)/retry", headers: headers).status, 202)
+        XCTAssertTrue(try eventually(10) { try outbox("acknowledged").count == 2 })
+    }
+
     func testAnAnswerSlowerThanTheDeadlineIsRetriedAndTheOMSSeesTheSameIdTwice() throws {
         try start(orders: "{ windowMs: 0, deadlineSeconds: 1, backoffMs: 50, maxBackoffMs: 100 }")
         oms.mode = .slow(seconds: 2)
