@@ -197,7 +197,13 @@ public struct NewOrder: Sendable, Hashable {
         func check(_ body: () throws -> Void) {
             do { try body() } catch { problems.append(error as? FieldError ?? FieldError(field: nil, reason: "\(error)")) }
         }
-        if let number { check { try Rules.orderKey(number, field: "number") } }
+        if let number {
+            check { try Rules.orderKey(number, field: "number") }
+            // "W" and nine digits is how Wharf numbers orders itself; a storefront taking one would collide later.
+            if number.utf8.count == 10, number.hasPrefix("W"), number.dropFirst().allSatisfy({ $0.isASCII && $0.isNumber }) {
+                problems.append(FieldError(field: "number", reason: "number '\(number)' has the form of Wharf's own order numbers (W and nine digits); use another form or leave it out"))
+            }
+        }
         check { try Rules.orderKey(channel, field: "channel") }
         for (name, value) in [("customerId", customerID), ("companyId", companyID), ("companyUserId", companyUserID)] {
             if let value { check { try Rules.length(value, field: name, max: 128) } }

@@ -124,12 +124,20 @@ final class OrderPlacementTests: XCTestCase {
         XCTAssertTrue(fields.contains("lines[0].unitPrice"), "\(fields)")
         XCTAssertTrue(fields.contains("lines[0].quantity"), "\(fields)")
 
+        let taken = try place(client, key: "k-6", orderBody([("MUG", 1, "12.50")], number: "W000000001"))
+        XCTAssertEqual(taken.status, 422, "Wharf's own number form is reserved")
+        let own = try place(client, key: "k-7", orderBody([("MUG", 1, "12.50")], number: "SHOP-1"))
+        XCTAssertEqual(own.status, 201, own.bodyText)
+        XCTAssertEqual(try own.jsonObject()["number"] as? String, "SHOP-1")
+        XCTAssertEqual(try place(client, key: "k-8", orderBody([("MUG", 1, "12.50")], number: "SHOP-1")).status, 409, "a number is used once")
+        XCTAssertEqual(try client.send("POST", "/v1/orders/SHOP-1/cancel", headers: headers).status, 200)
+
         let noKey = try client.send("POST", "/v1/orders", headers: headers, text: orderBody([("MUG", 1, "12.50")]))
         XCTAssertEqual(noKey.status, 400)
         XCTAssertTrue(noKey.bodyText.contains("Idempotency-Key"))
 
         XCTAssertEqual(try env.deployment.store.salableInventory(sku: "MUG")?.reserved, 0)
-        XCTAssertEqual(try env.deployment.store.outboxDepth().pending, 0)
+        XCTAssertEqual(try env.deployment.store.outboxDepth().pending, 2, "only SHOP-1 and its cancellation were queued")
     }
 
     func testFiftyClientsRacingForTheLastTenUnitsReserveExactlyTen() throws {
