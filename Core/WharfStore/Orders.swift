@@ -339,6 +339,37 @@ extension Store {
         }
     }
 
+    /// Returns as "return" records for export plugins (`read_records`): those received by Wharf at or after
+    /// `changedSince`, in the order Wharf recorded them, in batches of `batchSize`; `body` returns false to stop.
+    /// The ERP reads the lines with `restock` true to book the units back into stock.
+    func readReturnRecords(changedSince: Timestamp?, batchSize: Int, _ body: ([ModelRecord]) throws -> Bool) throws {
+        var after: Int64 = 0
+        while true {
+            let batch = try read("read returns for export") { db -> [(Int64, OrderReturn)] in
+                let st = try db.statement(
+                    """
+                    SELECT r.id, r.external_id, o.number, r.lines, r.exchange_for, r.received_at
+                    FROM order_returns r JOIN orders o ON o.id = r.order_id
+                    WHERE r.id > ?1 AND r.created_at >= ?2 ORDER BY r.id LIMIT ?3
+                    """)
+                defer { st.reset() }
+                st.bind(1, after)
+                st.bind(2, changedSince?.millisecondsSinceEpoch ?? 0)
+                st.bind(3, Int64(batchSize))
+                var rows: [(Int64, OrderReturn)] = []
+                while try st.step() {
+                    rows.append((st.int64(0), OrderReturn(
+                        id: st.text(1), orderNumber: st.text(2), lines: Store.lines(fromJSON: st.text(3)),
+                        exchangeFor: st.optionalText(4), receivedAt: Timestamp(millisecondsSinceEpoch: st.int64(5)))))
+                }
+                return rows
+            }
+            guard let last = batch.last else { return }
+            after = last.0
+            guard try body(batch.map { .orderReturn($0.1) }), batch.count == batchSize else { return }
+        }
+    }
+
     /// The stock of `sku` per source with its open reservations; nil when the SKU has neither a product, stock nor
     /// reservations. Read in one snapshot, so the salable quantity is consistent.
     public func salableInventory(sku: String) throws(StoreError) -> SalableInventory? {

@@ -222,6 +222,12 @@ final class OrderPlacementTests: XCTestCase {
         XCTAssertEqual(returned.lines.first?.returnedQuantity, 2)
         XCTAssertEqual(try store.inventory(sku: "MUG")?.totalQuantity, 10, "the ERP owns source quantities")
 
+        var exported: [ModelRecord] = []
+        try store.readRecords(entity: "return", changedSince: nil, batchSize: 10) { exported += $0; return true }
+        XCTAssertEqual(exported.count, 1)
+        let fields = RecordCodec.encode(try XCTUnwrap(exported.first))
+        XCTAssertTrue(fields.contains { $0.name == "line.1.restock" && $0.value == "true" }, "export plugins read restocks: \(fields)")
+
         let shipments = try client.send("GET", "/v1/shipments?order=\(number)", headers: headers).jsonObject()
         XCTAssertEqual((shipments["items"] as? [[String: Any]])?.compactMap { $0["id"] as? String }, ["S-1", "S-3"])
         let returns = try client.send("GET", "/v1/returns?restock=true", headers: headers).jsonObject()
