@@ -20,6 +20,7 @@ let package = Package(
         .library(name: "wharf-catalog-file", type: .dynamic, targets: ["CatalogFile"]),
         .library(name: "wharf-stock-csv", type: .dynamic, targets: ["StockCSV"]),
         .library(name: "wharf-erp-xml", type: .dynamic, targets: ["ERPXMLFeed"]),
+        .library(name: "wharf-oms", type: .dynamic, targets: ["OMS"]),
     ] + fixturePlugins.map { name in
         .library(name: "wharf-fixture-\(kebab(name))", type: .dynamic, targets: ["Fixture\(name)"])
     },
@@ -52,6 +53,7 @@ let package = Package(
         .target(name: "CatalogFile", dependencies: ["WharfPluginKit", "WharfABI"], path: "Plugins/CatalogFile"),
         .target(name: "StockCSV", dependencies: ["WharfABI"], path: "Plugins/StockCSV"),
         .target(name: "ERPXMLFeed", dependencies: ["WharfPluginKit", "WharfABI", "CLibXML2"], path: "Plugins/ERPXMLFeed"),
+        .target(name: "OMS", dependencies: ["WharfPluginKit", "WharfABI"], path: "Plugins/OMS"),
 
         // MARK: Tests
         .target(name: "WharfTestSupport", path: "Tests/WharfTestSupport"),
@@ -69,7 +71,7 @@ let package = Package(
                 "WharfABI", "WharfTestSupport",
             ]
         ),
-        .testTarget(name: "WharfPluginKitTests", dependencies: ["WharfPluginKit", "WharfABI"]),
+        .testTarget(name: "WharfPluginKitTests", dependencies: ["WharfPluginKit", "WharfABI", "WharfTestSupport"]),
         .testTarget(name: "WharfEndToEndTests", dependencies: ["WharfTestSupport"]),
         .testTarget(
             name: "ERPXMLFeedTests",
@@ -82,6 +84,8 @@ let package = Package(
         .target(name: "FuzzDriver", path: "Tests/Fuzz/Driver"),
         .executableTarget(name: "FuzzHTTPParser", dependencies: ["WharfHTTP", "FuzzDriver"], path: "Tests/Fuzz/HTTPParser"),
         .executableTarget(name: "FuzzManifest", dependencies: ["WharfManifest", "FuzzDriver"], path: "Tests/Fuzz/Manifest"),
+        // Order placement benchmark driver (scripts/bench-orders).
+        .executableTarget(name: "BenchOrders", dependencies: ["WharfTestSupport"], path: "Tests/Bench/Orders"),
         .executableTarget(name: "FuzzERPXML", dependencies: ["ERPXMLFeed", "WharfABI", "WharfManifest", "FuzzDriver"], path: "Tests/Fuzz/ERPXMLFeed"),
     ] + fixturePlugins.map { name in
         .target(name: "Fixture\(name)", dependencies: ["WharfABI", "FixtureSupport"], path: "Tests/Fixtures/Plugins/\(name)")

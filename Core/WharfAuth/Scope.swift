@@ -37,12 +37,18 @@ public struct Scope: RawRepresentable, Sendable, Hashable, Comparable, CustomStr
     public static let pluginsRead = Scope(rawValue: "plugins:read")
     /// Read service metadata (version, health details).
     public static let metaRead = Scope(rawValue: "meta:read")
+    /// Read orders, shipments, returns and the order outbox.
+    public static let ordersRead = Scope(rawValue: "orders:read")
+    /// Place and cancel orders, and re-send outbox messages.
+    public static let ordersWrite = Scope(rawValue: "orders:write")
     /// Everything: grants every other scope.
     public static let admin = Scope(rawValue: "admin")
 
     /// Every scope Wharf knows, `admin` last.
     public static let known: [Scope] = [
-        .catalogRead, .catalogWrite, .inventoryRead, .inventoryWrite, .connectorsRead, .runsRead, .runsWrite, .pluginsRead, .metaRead, .metricsRead, .admin,
+        .catalogRead, .catalogWrite, .inventoryRead, .inventoryWrite, .connectorsRead, .runsRead, .runsWrite, .pluginsRead, .metaRead, .metricsRead,
+        .ordersRead, .ordersWrite,
+        .admin,
     ]
 
     /// True when this is one of `known`.

@@ -10,6 +10,12 @@ public enum ModelRecord: Sendable, Hashable {
     case stock(InventorySourceItem)
     /// A node of the category tree.
     case category(Category)
+    /// An order status change from the OMS.
+    case orderStatus(OrderStatusUpdate)
+    /// A shipment from the OMS/WMS.
+    case shipment(Shipment)
+    /// A return (or exchange) from the OMS.
+    case orderReturn(OrderReturn)
 
     /// The entity name used on the plugin ABI: "source", "product", "price", "stock" or "category".
     public var entity: String {
@@ -19,6 +25,9 @@ public enum ModelRecord: Sendable, Hashable {
         case .price: "price"
         case .stock: "stock"
         case .category: "category"
+        case .orderStatus: "order_status"
+        case .shipment: "shipment"
+        case .orderReturn: "return"
         }
     }
 
@@ -34,6 +43,9 @@ public enum ModelRecord: Sendable, Hashable {
                 : "\(p.price.currency.code) price of '\(p.sku)' from \(p.minQuantity)"
         case .stock(let s): "stock of '\(s.sku)' at '\(s.sourceCode)'"
         case .category(let c): "category '\(c.code)'"
+        case .orderStatus(let s): "status \(s.status.rawValue) of order '\(s.orderNumber)'"
+        case .shipment(let s): "shipment '\(s.id)' of order '\(s.orderNumber)'"
+        case .orderReturn(let r): "return '\(r.id)' of order '\(r.orderNumber)'"
         }
     }
 
@@ -52,11 +64,16 @@ public enum ModelRecord: Sendable, Hashable {
         case .price(let p): .price(try p.validated())
         case .stock(let s): .stock(try s.validated(quantityIsAdjustment: options.stockQuantityIsAdjustment))
         case .category(let c): .category(try c.validated())
+        case .orderStatus, .shipment, .orderReturn: self  // checked field by field when decoded
         }
     }
 
     /// The entity names this model knows, in the order messages list them.
     public static let entities = ["source", "product", "price", "stock", "category"]
+
+    /// The entities an OMS connector emits about orders; they are applied as order transitions and cannot be read
+    /// back with `read_records`.
+    public static let orderUpdateEntities = ["order_status", "shipment", "return"]
 }
 
 /// How `RecordCodec.decode` reads a record where the same fields can mean different things.

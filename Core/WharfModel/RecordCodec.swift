@@ -21,12 +21,15 @@ public enum RecordCodec {
             case "stock": return .success(.stock(try decodeStock(fields, options: options)))
             case "source": return .success(.source(try decodeSource(fields)))
             case "category": return .success(.category(try decodeCategory(fields)))
+            case "order_status": return .success(.orderStatus(try OrderRecords.decodeStatus(fields)))
+            case "shipment": return .success(.shipment(try OrderRecords.decodeShipment(fields)))
+            case "return": return .success(.orderReturn(try OrderRecords.decodeReturn(fields)))
             default:
                 return .failure(
                     FieldError(
                         field: nil,
                         reason: "unknown entity '\(Rules.printable(entity))'; this host knows "
-                            + ModelRecord.entities.joined(separator: ", ")))
+                            + (ModelRecord.entities + ModelRecord.orderUpdateEntities).joined(separator: ", ")))
             }
         } catch {
             return .failure(error)
@@ -86,6 +89,9 @@ public enum RecordCodec {
             out.append(("quantity", String(s.quantity)))
             out.append(("status", s.status.rawValue))
             updatedAt = s.updatedAt
+        case .orderStatus, .shipment, .orderReturn:
+            out = OrderRecords.encode(record)
+            updatedAt = nil
         }
         if let updatedAt { out.append(("updated_at", updatedAt.rfc3339)) }
         return out
@@ -99,6 +105,9 @@ public enum RecordCodec {
         case "category": Fields.category + ["name.<lang>"]
         case "price": Fields.price
         case "stock": Fields.stock
+        case "order_status": OrderRecords.statusFields
+        case "shipment": OrderRecords.shipmentFields
+        case "return": OrderRecords.returnFields
         default: nil
         }
     }

@@ -236,7 +236,8 @@ extension Store {
         }
     }
 
-    /// Reads every record of `entity` ("source", "product", "price", "stock", "category"), optionally only those
+    /// Reads every record of `entity` ("source", "product", "price", "stock", "category"; "return" for the ERP to
+    /// book restocks, see `readReturnRecords`), optionally only those
     /// changed at or after `changedSince`, in key order, in batches of `batchSize` (1...10000). `body` gets each batch and
     /// returns false to stop. Each batch is read in its own short read transaction and `body` runs with no
     /// connection held, so a slow export never pins a reader (keyset paging: rows are neither skipped nor repeated,
@@ -247,6 +248,7 @@ extension Store {
         guard (1...10_000).contains(batchSize) else {
             throw StoreError(code: .invalidArgument, message: "batch size must be 1 to 10000, got \(batchSize)")
         }
+        if entity == "return" { return try readReturnRecords(changedSince: changedSince, batchSize: batchSize, body) }
         guard ModelRecord.entities.contains(entity) else {
             throw StoreError(
                 code: .invalidArgument,
@@ -297,6 +299,7 @@ extension Store {
             case .stock(let s): last = (s.sku, s.sourceCode, 0)
             case .source(let s): last = (s.code, "", 0)
             case .category(let c): last = (c.code, "", 0)
+            case .orderStatus, .shipment, .orderReturn: return  // not read back as records
             }
             guard try body(batch), batch.count == batchSize else { return }
         }

@@ -191,6 +191,27 @@ extension Store {
                             now: now)
                         counts.rejected += 1
                     }
+                } else if let outcome = try Store.applyOrderUpdate(db, record, now: Timestamp(millisecondsSinceEpoch: now)) {
+                    // OMS updates move orders through validated transitions; a refused one is a reject with its reason.
+                    switch outcome {
+                    case .applied: counts.add(.updated)
+                    case .unchanged: counts.add(.unchanged)
+                    case .notFound, .rejected:
+                        var reason = "no such order in Wharf"
+                        if case .rejected(let why) = outcome { reason = why }
+                        guard let runID = options.runID else {
+                            throw StoreError(code: .invalidRecord, message: "record \(index + 1) (\(record.keyDescription)) was refused: \(reason)")
+                        }
+                        if rejectConnector == nil { rejectConnector = try Store.connector(ofRun: runID, db) }
+                        try Store.insertReject(
+                            db,
+                            NewReject(
+                                runID: runID, connector: rejectConnector!,
+                                location: index < locations.count ? locations[index] : RecordLocation(),
+                                entity: record.entity, field: nil, reason: reason),
+                            now: now)
+                        counts.rejected += 1
+                    }
                 } else {
                     counts.add(try upserter.upsert(record))
                 }
@@ -380,6 +401,8 @@ extension Store {
                     st.bind(3, s.enabled)
                     st.bind(4, now)
                 }
+            case .orderStatus, .shipment, .orderReturn:
+                return .unchanged  // applied by `applyOrderUpdate` before the upserter sees them
             case .category(let input):
                 let c = input.texts.isEmpty ? input : ((try? input.validated()) ?? input)
                 let names = AttributesJSON.encode(c.texts)

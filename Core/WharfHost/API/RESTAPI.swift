@@ -16,8 +16,9 @@ public final class RESTAPI: Sendable {
     public let openAPIDocument: [UInt8]
     private let deployment: Deployment
 
-    /// The API of `deployment`; runs are started and cancelled through `coordinator`.
-    public init(deployment: Deployment, coordinator: RunCoordinator) {
+    /// The API of `deployment`; runs are started and cancelled through `coordinator`; `outbox` is notified when an
+    /// order (or cancellation) is queued for the OMS.
+    public init(deployment: Deployment, coordinator: RunCoordinator, outbox: OutboxSignal = OutboxSignal()) {
         self.deployment = deployment
         let server = deployment.manifest.server
         let authenticator = Authenticator(store: deployment.store, throttle: AuthenticationThrottle(limits: .init(
@@ -26,7 +27,7 @@ public final class RESTAPI: Sendable {
         let metrics = Metrics()
         self.metrics = metrics
         let routes = RESTAPI.makeRoutes(
-            deployment: deployment, coordinator: coordinator, documentHolder: documentHolder, metrics: metrics)
+            deployment: deployment, coordinator: coordinator, documentHolder: documentHolder, metrics: metrics, outbox: outbox)
         self.routes = routes
         self.openAPIDocument = OpenAPIDocument.render(routes: routes)
         documentHolder.document = openAPIDocument
@@ -72,7 +73,7 @@ public final class RESTAPI: Sendable {
     // MARK: Not public
 
     private static func makeRoutes(
-        deployment: Deployment, coordinator: RunCoordinator, documentHolder: DocumentHolder, metrics: Metrics
+        deployment: Deployment, coordinator: RunCoordinator, documentHolder: DocumentHolder, metrics: Metrics, outbox: OutboxSignal
     ) -> [APIRoute] {
         let store = deployment.store
         let problems401403 = [APIResponse.problem(401, "Missing or invalid API key"), .problem(403, "The key lacks the scope")]
@@ -106,6 +107,7 @@ public final class RESTAPI: Sendable {
                 let attributes = try? FileManager.default.attributesOfItem(atPath: store.path + suffix)
                 return total + ((attributes?[.size] as? NSNumber)?.int64Value ?? 0)
             }
+            text += Metrics.renderOutbox(try store.outboxDepth())
             text += "# HELP wharf_database_size_bytes Size of the SQLite database file and its write-ahead log.\n"
             text += "# TYPE wharf_database_size_bytes gauge\nwharf_database_size_bytes \(size)\n"
             var response = HTTPResponse(status: 200, body: Array(text.utf8))
@@ -204,14 +206,14 @@ public final class RESTAPI: Sendable {
 
         routes.append(APIRoute(
             method: .GET, path: "/v1/inventory/{sku}", scope: Scope.inventoryRead, operationID: "getInventory",
-            summary: "Stock of a SKU per source, and the total.", tag: "Inventory", parameters: [skuParameter],
+            summary: "Stock of a SKU per source, the total, open reservations and the salable quantity (total minus reservations).", tag: "Inventory", parameters: [skuParameter],
             requestSchema: nil, responses: [.ok("Inventory"), .problem(404, "No product or stock for the SKU")] + problems401403
         ) { _, parameters in
             let sku = parameters["sku"] ?? ""
-            guard let summary = try store.inventory(sku: sku) else {
+            guard let inventory = try store.salableInventory(sku: sku) else {
                 throw Problems.notFound("no product and no stock for SKU '\(sku)'")
             }
-            return json { Encoding.inventory(summary, into: &$0) }
+            return json { OrderJSON.inventory(inventory, into: &$0) }
         })
 
         routes += BatchIngestion.routes(store: store)
@@ -250,6 +252,7 @@ public final class RESTAPI: Sendable {
         })
 
         routes += RunRoutes.routes(deployment: deployment, coordinator: coordinator)
+        routes += OrderRoutes.routes(store: store, outbox: outbox, prices: BasePriceCheck(store: store))
 
         routes.append(APIRoute(
             method: .GET, path: "/v1/runs", scope: Scope.runsRead, operationID: "listRuns",
@@ -359,7 +362,7 @@ private final class DocumentHolder: @unchecked Sendable {
 }
 
 /// A 200 JSON response written by `body`.
-private func json(capacity: Int = 256, _ body: (inout JSONWriter) -> Void) -> HTTPResponse {
+func json(capacity: Int = 256, _ body: (inout JSONWriter) -> Void) -> HTTPResponse {
     var writer = JSONWriter(capacity: capacity)
     body(&writer)
     return HTTPResponse.json(200, writer.bytes)
@@ -367,7 +370,7 @@ private func json(capacity: Int = 256, _ body: (inout JSONWriter) -> Void) -> HT
 
 /// A page of an id-ordered list (ascending or descending, as `fetch` reads it): reads one item more than asked for to know whether a next page exists, and
 /// answers `{"items": [...], "nextCursor": ...}` (the cursor is the last item's id).
-private func idPage<Item>(
+func idPage<Item>(
     _ request: HTTPRequest, fetch: (_ limit: Int, _ afterID: Int64?) throws -> [Item], id: (Item) -> Int64,
     encode: (Item, inout JSONWriter) -> Void
 ) throws -> HTTPResponse {
@@ -386,7 +389,7 @@ private func idPage<Item>(
     }
 }
 
-private func limitParameter(_ request: HTTPRequest) throws(ProblemDetails) -> Int {
+func limitParameter(_ request: HTTPRequest) throws(ProblemDetails) -> Int {
     guard let text = request.query("limit") else { return 100 }
     guard let value = Int(text), (1...1000).contains(value) else {
         throw Problems.badRequest("limit must be a whole number from 1 to 1000, not '\(text)'")
@@ -395,12 +398,12 @@ private func limitParameter(_ request: HTTPRequest) throws(ProblemDetails) -> In
 }
 
 /// Cursors are opaque to clients (base64url of the last key), so their form can change without breaking anyone.
-private func encodeCursor(_ key: String) -> String {
+func encodeCursor(_ key: String) -> String {
     Data(key.utf8).base64EncodedString().replacingOccurrences(of: "+", with: "-")
         .replacingOccurrences(of: "/", with: "_").replacingOccurrences(of: "=", with: "")
 }
 
-private func cursorParameter(_ request: HTTPRequest) throws(ProblemDetails) -> String? {
+func cursorParameter(_ request: HTTPRequest) throws(ProblemDetails) -> String? {
     guard let text = request.query("cursor") else { return nil }
     var base64 = text.replacingOccurrences(of: "-", with: "+").replacingOccurrences(of: "_", with: "/")
     while base64.count % 4 != 0 { base64 += "=" }
@@ -410,7 +413,7 @@ private func cursorParameter(_ request: HTTPRequest) throws(ProblemDetails) -> S
     return key
 }
 
-private func idFromCursor(_ key: String) throws(ProblemDetails) -> Int64 {
+func idFromCursor(_ key: String) throws(ProblemDetails) -> Int64 {
     guard let id = Int64(key) else { throw Problems.badRequest("the cursor does not belong to this list") }
     return id
 }

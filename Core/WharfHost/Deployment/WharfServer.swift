@@ -10,6 +10,8 @@ public final class WharfServer: Sendable {
     public let coordinator: RunCoordinator
     /// Real-time calls to connectors' plugins, on warm workers with per-call deadlines.
     public let calls: CallPool
+    /// Hands placed orders to the OMS connector (nil when no connector has `config.orders`).
+    public let dispatcher: OrderDispatcher?
     private let http: HTTPServer
     private let deployment: Deployment
 
@@ -19,8 +21,15 @@ public final class WharfServer: Sendable {
     public init(deployment: Deployment, port: Int? = nil, workers: WorkerSettings = WorkerSettings()) throws {
         self.deployment = deployment
         coordinator = try RunCoordinator(deployment: deployment, workers: workers)
-        calls = CallPool(deployment: deployment, workers: workers)
-        let api = RESTAPI(deployment: deployment, coordinator: coordinator)
+        let calls = CallPool(deployment: deployment, workers: workers)
+        self.calls = calls
+        let outbox = OutboxSignal()
+        dispatcher = OrderDispatchSettings.find(in: deployment.manifest).map { settings in
+            OrderDispatcher(
+                store: deployment.store, settings: settings, transport: PluginOutboxTransport(calls: calls, settings: settings),
+                signal: outbox, logger: deployment.logger)
+        }
+        let api = RESTAPI(deployment: deployment, coordinator: coordinator, outbox: outbox)
         self.api = api
         let manifest = deployment.manifest
         var configuration = HTTPServerConfiguration(host: manifest.listen.host, port: port ?? manifest.listen.port)
@@ -49,6 +58,7 @@ public final class WharfServer: Sendable {
         }
         try http.start()
         coordinator.start()
+        dispatcher?.start()
         deployment.logger.log(.info, "serving", fields: [
             ("address", "\(deployment.manifest.listen.host):\(http.localPort)"), ("manifest", deployment.manifest.filePath),
         ])
@@ -59,9 +69,10 @@ public final class WharfServer: Sendable {
 
     /// Stops accepting, lets requests in flight finish, cancels runs in progress (they stop at their next batch
     /// boundary and keep what they committed; workers that do not stop are killed after their grace period), stops
-    /// the warm call workers, and closes.
+    /// the order dispatcher after its call in flight, stops the warm call workers, and closes.
     public func shutdown() {
         http.shutdown()
+        dispatcher?.stop()
         coordinator.stop()
         calls.shutdown()
     }

@@ -201,6 +201,137 @@ enum Migrations {
                 -- When a key stops working by itself (ms since epoch, UTC); NULL for keys that never expire.
                 ALTER TABLE api_keys ADD COLUMN expires_at INTEGER;
                 """),
+        Migration(
+            version: 6, name: "orders, reservation ledger, outbox, shipments, returns and quotes",
+            sql: """
+                -- Orders placed through Wharf. Companies and company users are referenced by id, without foreign keys
+                -- (the CRM sync owns them).
+                CREATE TABLE orders (
+                    id                INTEGER PRIMARY KEY,
+                    uid               TEXT NOT NULL UNIQUE,             -- stable id the OMS de-duplicates by
+                    number            TEXT NOT NULL UNIQUE,
+                    channel           TEXT NOT NULL,
+                    customer_id       TEXT,
+                    company_id        TEXT,
+                    company_user_id   TEXT,
+                    currency          TEXT NOT NULL CHECK (length(currency) = 3),
+                    subtotal          INTEGER NOT NULL,                 -- minor units of currency
+                    shipping_total    INTEGER NOT NULL,
+                    tax_total         INTEGER NOT NULL,
+                    grand_total       INTEGER NOT NULL,
+                    billing_address   TEXT,                             -- JSON object
+                    shipping_address  TEXT,
+                    status            TEXT NOT NULL,
+                    quote_id          TEXT,
+                    idempotency_key   TEXT UNIQUE,
+                    request_digest    BLOB,                             -- SHA-256 of the request that made it
+                    created_at        INTEGER NOT NULL,
+                    updated_at        INTEGER NOT NULL
+                );
+                CREATE INDEX orders_by_updated_at ON orders (updated_at, id);
+                CREATE INDEX orders_by_status ON orders (status, id);
+                CREATE INDEX orders_by_company ON orders (company_id, id) WHERE company_id IS NOT NULL;
+
+                CREATE TABLE order_lines (
+                    order_id           INTEGER NOT NULL REFERENCES orders (id) ON DELETE CASCADE,
+                    line_number        INTEGER NOT NULL,
+                    sku                TEXT NOT NULL,
+                    quantity           INTEGER NOT NULL CHECK (quantity > 0),
+                    unit_price         INTEGER NOT NULL,
+                    shipped_quantity   INTEGER NOT NULL DEFAULT 0,
+                    cancelled_quantity INTEGER NOT NULL DEFAULT 0,
+                    returned_quantity  INTEGER NOT NULL DEFAULT 0,
+                    PRIMARY KEY (order_id, line_number)
+                ) WITHOUT ROWID;
+
+                CREATE TABLE order_status_history (
+                    id        INTEGER PRIMARY KEY,
+                    order_id  INTEGER NOT NULL REFERENCES orders (id) ON DELETE CASCADE,
+                    status    TEXT NOT NULL,
+                    source    TEXT NOT NULL,
+                    note      TEXT,
+                    at        INTEGER NOT NULL
+                );
+                CREATE INDEX order_status_history_by_order ON order_status_history (order_id, id);
+
+                -- The reservation ledger: append-only. Placing reserves (-qty); shipping or cancelling compensates
+                -- (+qty). reservation_totals keeps minus the ledger's sum per SKU and stock, updated in the same
+                -- transaction, so a salable check reads one row instead of summing history.
+                CREATE TABLE reservations (
+                    id            INTEGER PRIMARY KEY,
+                    sku           TEXT NOT NULL,
+                    stock_code    TEXT NOT NULL,
+                    quantity      INTEGER NOT NULL CHECK (quantity <> 0),
+                    reason        TEXT NOT NULL,
+                    order_number  TEXT NOT NULL,
+                    created_at    INTEGER NOT NULL
+                );
+                CREATE INDEX reservations_by_sku ON reservations (sku, stock_code, order_number);
+                CREATE TABLE reservation_totals (
+                    sku         TEXT NOT NULL,
+                    stock_code  TEXT NOT NULL,
+                    reserved    INTEGER NOT NULL CHECK (reserved >= 0),
+                    PRIMARY KEY (sku, stock_code)
+                ) WITHOUT ROWID;
+
+                -- Messages to external systems, written in the same transaction as what they announce.
+                CREATE TABLE outbox (
+                    id               INTEGER PRIMARY KEY AUTOINCREMENT,
+                    kind             TEXT NOT NULL,
+                    order_number     TEXT NOT NULL,
+                    message_id       TEXT NOT NULL UNIQUE,
+                    payload          TEXT NOT NULL,
+                    state            TEXT NOT NULL CHECK (state IN ('pending', 'acknowledged', 'dead')),
+                    attempts         INTEGER NOT NULL DEFAULT 0,
+                    next_attempt_at  INTEGER NOT NULL,
+                    last_error       TEXT,
+                    created_at       INTEGER NOT NULL,
+                    acknowledged_at  INTEGER
+                );
+                CREATE INDEX outbox_due ON outbox (next_attempt_at, id) WHERE state = 'pending';
+                CREATE INDEX outbox_by_state ON outbox (state, id);
+                CREATE INDEX outbox_by_order ON outbox (order_number, id);
+
+                CREATE TABLE shipments (
+                    id                INTEGER PRIMARY KEY,
+                    external_id       TEXT NOT NULL UNIQUE,
+                    order_id          INTEGER NOT NULL REFERENCES orders (id),
+                    carrier           TEXT,
+                    tracking_numbers  TEXT NOT NULL DEFAULT '[]',       -- JSON array of strings
+                    lines             TEXT NOT NULL,                    -- JSON array of {sku, quantity}
+                    shipped_at        INTEGER NOT NULL,
+                    created_at        INTEGER NOT NULL
+                );
+                CREATE INDEX shipments_by_order ON shipments (order_id);
+
+                CREATE TABLE order_returns (
+                    id            INTEGER PRIMARY KEY,
+                    external_id   TEXT NOT NULL UNIQUE,
+                    order_id      INTEGER NOT NULL REFERENCES orders (id),
+                    lines         TEXT NOT NULL,                        -- JSON array of {sku, quantity, reason, restock}
+                    exchange_for  TEXT,
+                    received_at   INTEGER NOT NULL,
+                    created_at    INTEGER NOT NULL
+                );
+                CREATE INDEX order_returns_by_order ON order_returns (order_id);
+
+                -- B2B quotes. Lines are a JSON array (read and written whole with the quote).
+                CREATE TABLE quotes (
+                    id               TEXT PRIMARY KEY NOT NULL,
+                    company_id       TEXT NOT NULL,
+                    company_user_id  TEXT NOT NULL,
+                    channel          TEXT NOT NULL,
+                    currency         TEXT NOT NULL CHECK (length(currency) = 3),
+                    lines            TEXT NOT NULL,
+                    status           TEXT NOT NULL,
+                    expires_at       INTEGER,
+                    note             TEXT,
+                    order_number     TEXT,
+                    created_at       INTEGER NOT NULL,
+                    updated_at       INTEGER NOT NULL
+                ) WITHOUT ROWID;
+                CREATE INDEX quotes_by_company ON quotes (company_id, updated_at);
+                """),
     ]
 
     /// Brings the database on `db` (the writer) to the latest version (or to `target`, for tests that build an
