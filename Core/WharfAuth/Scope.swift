@@ -37,12 +37,18 @@ public struct Scope: RawRepresentable, Sendable, Hashable, Comparable, CustomStr
     public static let pluginsRead = Scope(rawValue: "plugins:read")
     /// Read service metadata (version, health details).
     public static let metaRead = Scope(rawValue: "meta:read")
+    /// Read B2B companies, their users and customer groups.
+    public static let companiesRead = Scope(rawValue: "companies:read")
+    /// Register and change B2B companies and their users (`POST /v1/companies` asks the CRM in real time).
+    public static let companiesWrite = Scope(rawValue: "companies:write")
     /// Everything: grants every other scope.
     public static let admin = Scope(rawValue: "admin")
 
     /// Every scope Wharf knows, `admin` last.
     public static let known: [Scope] = [
-        .catalogRead, .catalogWrite, .inventoryRead, .inventoryWrite, .connectorsRead, .runsRead, .runsWrite, .pluginsRead, .metaRead, .metricsRead, .admin,
+        .catalogRead, .catalogWrite, .inventoryRead, .inventoryWrite, .connectorsRead, .runsRead, .runsWrite, .pluginsRead, .metaRead, .metricsRead,
+        .companiesRead, .companiesWrite,
+        .admin,
     ]
 
     /// True when this is one of `known`.

@@ -16,15 +16,17 @@ public final class RESTAPI: Sendable {
     public let openAPIDocument: [UInt8]
     private let deployment: Deployment
 
-    /// The API of `deployment`; runs are started and cancelled through `coordinator`.
-    public init(deployment: Deployment, coordinator: RunCoordinator) {
+    /// The API of `deployment`; runs are started and cancelled through `coordinator`; company registrations reach
+    /// the CRM through `registration` (by default one with its own call pool).
+    public init(deployment: Deployment, coordinator: RunCoordinator, registration: CompanyRegistration? = nil) {
         self.deployment = deployment
         let authenticator = Authenticator(store: deployment.store)
         let documentHolder = DocumentHolder()
         let metrics = Metrics()
         self.metrics = metrics
         let routes = RESTAPI.makeRoutes(
-            deployment: deployment, coordinator: coordinator, documentHolder: documentHolder, metrics: metrics)
+            deployment: deployment, coordinator: coordinator, documentHolder: documentHolder, metrics: metrics,
+            registration: registration ?? CompanyRegistration(deployment: deployment, calls: CallPool(deployment: deployment)))
         self.routes = routes
         self.openAPIDocument = OpenAPIDocument.render(routes: routes)
         documentHolder.document = openAPIDocument
@@ -70,7 +72,8 @@ public final class RESTAPI: Sendable {
     // MARK: Not public
 
     private static func makeRoutes(
-        deployment: Deployment, coordinator: RunCoordinator, documentHolder: DocumentHolder, metrics: Metrics
+        deployment: Deployment, coordinator: RunCoordinator, documentHolder: DocumentHolder, metrics: Metrics,
+        registration: CompanyRegistration
     ) -> [APIRoute] {
         let store = deployment.store
         let problems401403 = [APIResponse.problem(401, "Missing or invalid API key"), .problem(403, "The key lacks the scope")]
@@ -248,6 +251,7 @@ public final class RESTAPI: Sendable {
         })
 
         routes += RunRoutes.routes(deployment: deployment, coordinator: coordinator)
+        routes += CompanyRoutes.routes(deployment: deployment, registration: registration)
 
         routes.append(APIRoute(
             method: .GET, path: "/v1/runs", scope: Scope.runsRead, operationID: "listRuns",
@@ -357,7 +361,7 @@ private final class DocumentHolder: @unchecked Sendable {
 }
 
 /// A 200 JSON response written by `body`.
-private func json(capacity: Int = 256, _ body: (inout JSONWriter) -> Void) -> HTTPResponse {
+func json(capacity: Int = 256, _ body: (inout JSONWriter) -> Void) -> HTTPResponse {
     var writer = JSONWriter(capacity: capacity)
     body(&writer)
     return HTTPResponse.json(200, writer.bytes)
@@ -384,7 +388,7 @@ private func idPage<Item>(
     }
 }
 
-private func limitParameter(_ request: HTTPRequest) throws(ProblemDetails) -> Int {
+func limitParameter(_ request: HTTPRequest) throws(ProblemDetails) -> Int {
     guard let text = request.query("limit") else { return 100 }
     guard let value = Int(text), (1...1000).contains(value) else {
         throw Problems.badRequest("limit must be a whole number from 1 to 1000, not '\(text)'")
@@ -393,12 +397,12 @@ private func limitParameter(_ request: HTTPRequest) throws(ProblemDetails) -> In
 }
 
 /// Cursors are opaque to clients (base64url of the last key), so their form can change without breaking anyone.
-private func encodeCursor(_ key: String) -> String {
+func encodeCursor(_ key: String) -> String {
     Data(key.utf8).base64EncodedString().replacingOccurrences(of: "+", with: "-")
         .replacingOccurrences(of: "/", with: "_").replacingOccurrences(of: "=", with: "")
 }
 
-private func cursorParameter(_ request: HTTPRequest) throws(ProblemDetails) -> String? {
+func cursorParameter(_ request: HTTPRequest) throws(ProblemDetails) -> String? {
     guard let text = request.query("cursor") else { return nil }
     var base64 = text.replacingOccurrences(of: "-", with: "+").replacingOccurrences(of: "_", with: "/")
     while base64.count % 4 != 0 { base64 += "=" }

@@ -10,6 +10,10 @@ public final class WharfServer: Sendable {
     public let coordinator: RunCoordinator
     /// Real-time calls to connectors' plugins, on warm workers with per-call deadlines.
     public let calls: CallPool
+    /// Company registrations with their real-time CRM step.
+    public let registration: CompanyRegistration
+    /// Retries the CRM step of companies registered while the CRM was unavailable.
+    public let crmRetrier: CRMRetrier
     private let http: HTTPServer
     private let deployment: Deployment
 
@@ -20,7 +24,9 @@ public final class WharfServer: Sendable {
         self.deployment = deployment
         coordinator = try RunCoordinator(deployment: deployment, workers: workers)
         calls = CallPool(deployment: deployment, workers: workers)
-        let api = RESTAPI(deployment: deployment, coordinator: coordinator)
+        registration = CompanyRegistration(deployment: deployment, calls: calls)
+        crmRetrier = CRMRetrier(registration: registration)
+        let api = RESTAPI(deployment: deployment, coordinator: coordinator, registration: registration)
         self.api = api
         let manifest = deployment.manifest
         var configuration = HTTPServerConfiguration(host: manifest.listen.host, port: port ?? manifest.listen.port)
@@ -49,6 +55,7 @@ public final class WharfServer: Sendable {
         }
         try http.start()
         coordinator.start()
+        crmRetrier.start()
         deployment.logger.log(.info, "serving", fields: [
             ("address", "\(deployment.manifest.listen.host):\(http.localPort)"), ("manifest", deployment.manifest.filePath),
         ])
@@ -63,6 +70,7 @@ public final class WharfServer: Sendable {
     public func shutdown() {
         http.shutdown()
         coordinator.stop()
+        crmRetrier.stop()
         calls.shutdown()
     }
 }
