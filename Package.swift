@@ -20,6 +20,7 @@ let package = Package(
         .library(name: "wharf-catalog-file", type: .dynamic, targets: ["CatalogFile"]),
         .library(name: "wharf-stock-csv", type: .dynamic, targets: ["StockCSV"]),
         .library(name: "wharf-erp-xml", type: .dynamic, targets: ["ERPXMLFeed"]),
+        .library(name: "wharf-crm-companies", type: .dynamic, targets: ["CRMCompanies"]),
     ] + fixturePlugins.map { name in
         .library(name: "wharf-fixture-\(kebab(name))", type: .dynamic, targets: ["Fixture\(name)"])
     },
@@ -52,6 +53,7 @@ let package = Package(
         .target(name: "CatalogFile", dependencies: ["WharfPluginKit", "WharfABI"], path: "Plugins/CatalogFile"),
         .target(name: "StockCSV", dependencies: ["WharfABI"], path: "Plugins/StockCSV"),
         .target(name: "ERPXMLFeed", dependencies: ["WharfPluginKit", "WharfABI", "CLibXML2"], path: "Plugins/ERPXMLFeed"),
+        .target(name: "CRMCompanies", dependencies: ["WharfPluginKit", "WharfABI"], path: "Plugins/CRMCompanies"),
 
         // MARK: Tests
         .target(name: "WharfTestSupport", path: "Tests/WharfTestSupport"),
@@ -75,6 +77,12 @@ let package = Package(
             name: "ERPXMLFeedTests",
             dependencies: [
                 "WharfHost", "WharfStore", "WharfModel", "WharfManifest", "WharfPlugins", "WharfABI", "WharfTestSupport",
+            ]
+        ),
+        .testTarget(
+            name: "CRMCompaniesTests",
+            dependencies: [
+                "WharfHost", "WharfStore", "WharfModel", "WharfManifest", "WharfPlugins", "WharfAuth", "WharfTestSupport",
             ]
         ),
         .target(name: "FixtureSupport", dependencies: ["WharfABI"], path: "Tests/Fixtures/Plugins/Support"),
