@@ -94,6 +94,9 @@ public struct Company: Sendable, Hashable {
     public var taxID: String?
     /// The company's email address; its domain is a match key.
     public var email: String?
+    /// The company's web or email domain when it differs from the domain of `email` (a CRM keeps a website
+    /// domain; a company may have no email at all). Lower-cased by `validated()`.
+    public var domain: String?
     /// Phone number as given.
     public var phone: String?
     /// Postal addresses, in order.
@@ -120,7 +123,7 @@ public struct Company: Sendable, Hashable {
     /// A company. Timestamps are filled in by the store.
     public init(
         id: String, legalName: String, displayName: String? = nil, taxID: String? = nil, email: String? = nil,
-        phone: String? = nil, addresses: [CompanyAddress] = [], status: CompanyStatus = .pending,
+        domain: String? = nil, phone: String? = nil, addresses: [CompanyAddress] = [], status: CompanyStatus = .pending,
         customerGroup: String? = nil, priceLists: [String] = [], crmID: String? = nil, active: Bool = true,
         mergedInto: String? = nil, crmState: CRMLinkState = .none, createdAt: Timestamp? = nil, updatedAt: Timestamp? = nil
     ) {
@@ -129,6 +132,7 @@ public struct Company: Sendable, Hashable {
         self.displayName = displayName
         self.taxID = taxID
         self.email = email
+        self.domain = domain
         self.phone = phone
         self.addresses = addresses
         self.status = status
@@ -142,8 +146,15 @@ public struct Company: Sendable, Hashable {
         self.updatedAt = updatedAt
     }
 
-    /// The lower-cased domain of `email` ("acme.example"), the first match key; nil without an email.
+    /// The first match key: `domain` when set, otherwise the lower-cased domain of `email` ("acme.example"); nil
+    /// when the company has neither.
     public var emailDomain: String? {
+        if let domain, !domain.isEmpty { return domain.lowercased() }
+        return Company.domain(ofEmail: email)
+    }
+
+    /// The lower-cased domain of an email address, or nil.
+    public static func domain(ofEmail email: String?) -> String? {
         guard let email, let at = email.lastIndex(of: "@") else { return nil }
         let domain = email[email.index(after: at)...].lowercased()
         return domain.isEmpty ? nil : domain
@@ -185,6 +196,13 @@ public struct Company: Sendable, Hashable {
         }
         copy.email = email.flatMap { $0.isEmpty ? nil : $0 }
         if let email = copy.email { try Rules.email(email, field: "email") }
+        copy.domain = domain.map { $0.lowercased() }.flatMap { $0.isEmpty || $0 == Company.domain(ofEmail: copy.email) ? nil : $0 }
+        if let domain = copy.domain {
+            try Rules.length(domain, field: "domain", max: 253)
+            guard domain.contains("."), !domain.contains("@"), !domain.unicodeScalars.contains(where: { $0.properties.isWhitespace || $0 == "/" }) else {
+                throw FieldError(field: "domain", reason: "domain '\(Rules.printable(domain))' is not a domain name like acme.example")
+            }
+        }
         copy.phone = phone.flatMap { $0.isEmpty ? nil : $0 }
         if let phone = copy.phone { try Rules.length(phone, field: "phone", max: 64) }
         copy.addresses = []

@@ -345,7 +345,7 @@ extension Store {
 
     static let companyColumns = """
         id, legal_name, display_name, tax_id, email, phone, status, customer_group, crm_id, active, merged_into,
-        crm_state, created_at, updated_at
+        crm_state, created_at, updated_at, email_domain
         """
 
     static func validated(_ company: Company) throws(StoreError) -> Company {
@@ -428,9 +428,11 @@ extension Store {
             st.reset()
             return nil
         }
+        let email = st.optionalText(4)
+        let domain = st.optionalText(14)
         var company = Company(
             id: st.text(0), legalName: st.text(1), displayName: st.optionalText(2), taxID: st.optionalText(3),
-            email: st.optionalText(4), phone: st.optionalText(5), status: CompanyStatus(rawValue: st.text(6)) ?? .pending,
+            email: email, domain: domain == Company.domain(ofEmail: email) ? nil : domain, phone: st.optionalText(5), status: CompanyStatus(rawValue: st.text(6)) ?? .pending,
             customerGroup: st.optionalText(7), crmID: st.optionalText(8), active: st.int64(9) != 0,
             mergedInto: st.optionalText(10), crmState: CRMLinkState(rawValue: st.text(11)) ?? .none,
             createdAt: Timestamp(millisecondsSinceEpoch: st.int64(12)),
