@@ -10,6 +10,12 @@ public enum ModelRecord: Sendable, Hashable {
     case stock(InventorySourceItem)
     /// A node of the category tree.
     case category(Category)
+    /// A B2B company as a CRM reports it (ingest only).
+    case company(CRMCompanyRecord)
+    /// A company user as a CRM reports it (ingest only).
+    case companyUser(CRMCompanyUserRecord)
+    /// A customer group (ingest only).
+    case customerGroup(CustomerGroup)
 
     /// The entity name used on the plugin ABI: "source", "product", "price", "stock" or "category".
     public var entity: String {
@@ -19,6 +25,9 @@ public enum ModelRecord: Sendable, Hashable {
         case .price: "price"
         case .stock: "stock"
         case .category: "category"
+        case .company: "company"
+        case .companyUser: "company_user"
+        case .customerGroup: "customer_group"
         }
     }
 
@@ -34,6 +43,9 @@ public enum ModelRecord: Sendable, Hashable {
                 : "\(p.price.currency.code) price of '\(p.sku)' from \(p.minQuantity)"
         case .stock(let s): "stock of '\(s.sku)' at '\(s.sourceCode)'"
         case .category(let c): "category '\(c.code)'"
+        case .company(let c): "company with CRM id '\(c.crmID)'"
+        case .companyUser(let u): "user '\(u.user.email)' of the company with CRM id '\(u.companyCRMID)'"
+        case .customerGroup(let g): "customer group '\(g.code)'"
         }
     }
 
@@ -52,11 +64,17 @@ public enum ModelRecord: Sendable, Hashable {
         case .price(let p): .price(try p.validated())
         case .stock(let s): .stock(try s.validated(quantityIsAdjustment: options.stockQuantityIsAdjustment))
         case .category(let c): .category(try c.validated())
+        case .company(let c): .company(try c.validated())
+        case .companyUser(let u): .companyUser(try u.validated())
+        case .customerGroup(let g): .customerGroup(try g.validated())
         }
     }
 
     /// The entity names this model knows, in the order messages list them.
     public static let entities = ["source", "product", "price", "stock", "category"]
+
+    /// Entities plugins may emit but exports cannot read (B2B data a CRM owns).
+    public static let ingestOnlyEntities = ["company", "company_user", "customer_group"]
 }
 
 /// How `RecordCodec.decode` reads a record where the same fields can mean different things.

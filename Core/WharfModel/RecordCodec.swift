@@ -21,12 +21,15 @@ public enum RecordCodec {
             case "stock": return .success(.stock(try decodeStock(fields, options: options)))
             case "source": return .success(.source(try decodeSource(fields)))
             case "category": return .success(.category(try decodeCategory(fields)))
+            case "company": return .success(.company(try CompanyRecordCodec.decodeCompany(fields)))
+            case "company_user": return .success(.companyUser(try CompanyRecordCodec.decodeUser(fields)))
+            case "customer_group": return .success(.customerGroup(try CompanyRecordCodec.decodeGroup(fields)))
             default:
                 return .failure(
                     FieldError(
                         field: nil,
                         reason: "unknown entity '\(Rules.printable(entity))'; this host knows "
-                            + ModelRecord.entities.joined(separator: ", ")))
+                            + (ModelRecord.entities + ModelRecord.ingestOnlyEntities).joined(separator: ", ")))
             }
         } catch {
             return .failure(error)
@@ -38,9 +41,11 @@ public enum RecordCodec {
     /// attributes come as "attr.<name>" fields in byte order of their names, then a product's "category" and
     /// "media" fields in their order, then "name.<lang>" / "description.<lang>" in byte order of the tags.
     public static func encode(_ record: ModelRecord) -> [(name: String, value: String)] {
+        if let b2b = CompanyRecordCodec.encode(record) { return b2b }
         var out: [(name: String, value: String)] = []
         let updatedAt: Timestamp?
         switch record {
+        case .company, .companyUser, .customerGroup: return []
         case .source(let s):
             out.append(("code", s.code))
             out.append(("name", s.name))
@@ -99,7 +104,7 @@ public enum RecordCodec {
         case "category": Fields.category + ["name.<lang>"]
         case "price": Fields.price
         case "stock": Fields.stock
-        default: nil
+        default: CompanyRecordCodec.fieldNames(entity: entity)
         }
     }
 

@@ -297,6 +297,7 @@ extension Store {
             case .stock(let s): last = (s.sku, s.sourceCode, 0)
             case .source(let s): last = (s.code, "", 0)
             case .category(let c): last = (c.code, "", 0)
+            case .company, .companyUser, .customerGroup: return  // ingest-only entities are never read here
             }
             guard try body(batch), batch.count == batchSize else { return }
         }
