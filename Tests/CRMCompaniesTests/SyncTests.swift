@@ -126,4 +126,22 @@ final class SyncTests: XCTestCase {
             of: try XCTUnwrap(second.connector(named: "crm")), manifest: second, plugins: env.deployment.plugins, logger: Logger(level: .warning))
         XCTAssertTrue(message?.contains("connectors[0].mapping.company.externalId: required") == true, message ?? "nil")
     }
+
+    func testTheExampleManifestsPassTheirCheck() throws {
+        env = try CRMDeployment()
+        setenv("HUBSPOT_TOKEN", "test-token", 1)
+        setenv("SF_TOKEN", "test-token", 1)
+        for name in ["crm-hubspot", "crm-salesforce"] {
+            let path = BuildProducts.packageRoot.appendingPathComponent("manifests/examples/\(name).json5").path
+            let manifest = try Manifest.load(path: path)
+            for connector in manifest.connectors {
+                XCTAssertNil(
+                    ConnectorRunner.checkConfiguration(
+                        of: connector, manifest: manifest, plugins: env.deployment.plugins, logger: Logger(level: .warning)),
+                    name)
+            }
+            let settings = try XCTUnwrap(CompanyRegistrationSettings.from(manifest))
+            XCTAssertEqual(settings.deadline, .seconds(5))
+        }
+    }
 }
