@@ -155,6 +155,7 @@ final class RegistrationTests: XCTestCase {
         try env.start()
         let response = try env.send("POST", "/v1/companies", acme)
         XCTAssertEqual(response.status, 202, response.bodyText)
+        XCTAssertEqual(response.header("Retry-After"), "2", "the first background retry")
         let body = try response.jsonObject()
         XCTAssertEqual(body["crmOutcome"] as? String, "pending")
         XCTAssertEqual(body["crmState"] as? String, "pending")

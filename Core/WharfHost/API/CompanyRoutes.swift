@@ -51,7 +51,10 @@ enum CompanyRoutes {
                 Encoding.company(company, crmOutcome: outcome, into: &writer)
                 var response = HTTPResponse.json(outcome == .pending ? 202 : 201, writer.bytes)
                 response.headers.replaceOrAdd(name: "Location", value: "/v1/companies/\(company.id)")
-                if outcome == .pending { response.headers.replaceOrAdd(name: "Retry-After", value: "30") }
+                if outcome == .pending, let retry = registration.settings?.retryInterval {
+                    // When to look again (GET Location): the first background retry.
+                    response.headers.replaceOrAdd(name: "Retry-After", value: String(max(1, retry.components.seconds)))
+                }
                 return response
             },
             APIRoute(
