@@ -21,6 +21,7 @@ let package = Package(
         .library(name: "wharf-stock-csv", type: .dynamic, targets: ["StockCSV"]),
         .library(name: "wharf-erp-xml", type: .dynamic, targets: ["ERPXMLFeed"]),
         .library(name: "wharf-oms", type: .dynamic, targets: ["OMS"]),
+        .library(name: "wharf-crm-companies", type: .dynamic, targets: ["CRMCompanies"]),
     ] + fixturePlugins.map { name in
         .library(name: "wharf-fixture-\(kebab(name))", type: .dynamic, targets: ["Fixture\(name)"])
     },
@@ -54,6 +55,7 @@ let package = Package(
         .target(name: "StockCSV", dependencies: ["WharfABI"], path: "Plugins/StockCSV"),
         .target(name: "ERPXMLFeed", dependencies: ["WharfPluginKit", "WharfABI", "CLibXML2"], path: "Plugins/ERPXMLFeed"),
         .target(name: "OMS", dependencies: ["WharfPluginKit", "WharfABI"], path: "Plugins/OMS"),
+        .target(name: "CRMCompanies", dependencies: ["WharfPluginKit", "WharfABI"], path: "Plugins/CRMCompanies"),
 
         // MARK: Tests
         .target(name: "WharfTestSupport", path: "Tests/WharfTestSupport"),
@@ -77,6 +79,12 @@ let package = Package(
             name: "ERPXMLFeedTests",
             dependencies: [
                 "WharfHost", "WharfStore", "WharfModel", "WharfManifest", "WharfPlugins", "WharfABI", "WharfTestSupport",
+            ]
+        ),
+        .testTarget(
+            name: "CRMCompaniesTests",
+            dependencies: [
+                "WharfHost", "WharfStore", "WharfModel", "WharfManifest", "WharfPlugins", "WharfAuth", "WharfTestSupport",
             ]
         ),
         .target(name: "FixtureSupport", dependencies: ["WharfABI"], path: "Tests/Fixtures/Plugins/Support"),

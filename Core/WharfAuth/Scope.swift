@@ -41,6 +41,10 @@ public struct Scope: RawRepresentable, Sendable, Hashable, Comparable, CustomStr
     public static let ordersRead = Scope(rawValue: "orders:read")
     /// Place and cancel orders, and re-send outbox messages.
     public static let ordersWrite = Scope(rawValue: "orders:write")
+    /// Read B2B companies, their users and customer groups.
+    public static let companiesRead = Scope(rawValue: "companies:read")
+    /// Register and change B2B companies and their users (`POST /v1/companies` asks the CRM in real time).
+    public static let companiesWrite = Scope(rawValue: "companies:write")
     /// Everything: grants every other scope.
     public static let admin = Scope(rawValue: "admin")
 
@@ -48,6 +52,7 @@ public struct Scope: RawRepresentable, Sendable, Hashable, Comparable, CustomStr
     public static let known: [Scope] = [
         .catalogRead, .catalogWrite, .inventoryRead, .inventoryWrite, .connectorsRead, .runsRead, .runsWrite, .pluginsRead, .metaRead, .metricsRead,
         .ordersRead, .ordersWrite,
+        .companiesRead, .companiesWrite,
         .admin,
     ]
 

@@ -16,6 +16,12 @@ public enum ModelRecord: Sendable, Hashable {
     case shipment(Shipment)
     /// A return (or exchange) from the OMS.
     case orderReturn(OrderReturn)
+    /// A B2B company as a CRM reports it (ingest only).
+    case company(CRMCompanyRecord)
+    /// A company user as a CRM reports it (ingest only).
+    case companyUser(CRMCompanyUserRecord)
+    /// A customer group (ingest only).
+    case customerGroup(CustomerGroup)
 
     /// The entity name used on the plugin ABI: "source", "product", "price", "stock" or "category".
     public var entity: String {
@@ -28,6 +34,9 @@ public enum ModelRecord: Sendable, Hashable {
         case .orderStatus: "order_status"
         case .shipment: "shipment"
         case .orderReturn: "return"
+        case .company: "company"
+        case .companyUser: "company_user"
+        case .customerGroup: "customer_group"
         }
     }
 
@@ -46,6 +55,9 @@ public enum ModelRecord: Sendable, Hashable {
         case .orderStatus(let s): "status \(s.status.rawValue) of order '\(s.orderNumber)'"
         case .shipment(let s): "shipment '\(s.id)' of order '\(s.orderNumber)'"
         case .orderReturn(let r): "return '\(r.id)' of order '\(r.orderNumber)'"
+        case .company(let c): "company with CRM id '\(c.crmID)'"
+        case .companyUser(let u): "user '\(u.user.email)' of the company with CRM id '\(u.companyCRMID)'"
+        case .customerGroup(let g): "customer group '\(g.code)'"
         }
     }
 
@@ -65,6 +77,9 @@ public enum ModelRecord: Sendable, Hashable {
         case .stock(let s): .stock(try s.validated(quantityIsAdjustment: options.stockQuantityIsAdjustment))
         case .category(let c): .category(try c.validated())
         case .orderStatus, .shipment, .orderReturn: self  // checked field by field when decoded
+        case .company(let c): .company(try c.validated())
+        case .companyUser(let u): .companyUser(try u.validated())
+        case .customerGroup(let g): .customerGroup(try g.validated())
         }
     }
 
@@ -74,6 +89,8 @@ public enum ModelRecord: Sendable, Hashable {
     /// The entities an OMS connector emits about orders; they are applied as order transitions and cannot be read
     /// back with `read_records`.
     public static let orderUpdateEntities = ["order_status", "shipment", "return"]
+    /// Entities plugins may emit but exports cannot read (B2B data a CRM owns).
+    public static let ingestOnlyEntities = ["company", "company_user", "customer_group"]
 }
 
 /// How `RecordCodec.decode` reads a record where the same fields can mean different things.

@@ -24,12 +24,15 @@ public enum RecordCodec {
             case "order_status": return .success(.orderStatus(try OrderRecords.decodeStatus(fields)))
             case "shipment": return .success(.shipment(try OrderRecords.decodeShipment(fields)))
             case "return": return .success(.orderReturn(try OrderRecords.decodeReturn(fields)))
+            case "company": return .success(.company(try CompanyRecordCodec.decodeCompany(fields)))
+            case "company_user": return .success(.companyUser(try CompanyRecordCodec.decodeUser(fields)))
+            case "customer_group": return .success(.customerGroup(try CompanyRecordCodec.decodeGroup(fields)))
             default:
                 return .failure(
                     FieldError(
                         field: nil,
                         reason: "unknown entity '\(Rules.printable(entity))'; this host knows "
-                            + (ModelRecord.entities + ModelRecord.orderUpdateEntities).joined(separator: ", ")))
+                            + (ModelRecord.entities + ModelRecord.orderUpdateEntities + ModelRecord.ingestOnlyEntities).joined(separator: ", ")))
             }
         } catch {
             return .failure(error)
@@ -41,9 +44,11 @@ public enum RecordCodec {
     /// attributes come as "attr.<name>" fields in byte order of their names, then a product's "category" and
     /// "media" fields in their order, then "name.<lang>" / "description.<lang>" in byte order of the tags.
     public static func encode(_ record: ModelRecord) -> [(name: String, value: String)] {
+        if let b2b = CompanyRecordCodec.encode(record) { return b2b }
         var out: [(name: String, value: String)] = []
         let updatedAt: Timestamp?
         switch record {
+        case .company, .companyUser, .customerGroup: return []
         case .source(let s):
             out.append(("code", s.code))
             out.append(("name", s.name))
@@ -108,7 +113,7 @@ public enum RecordCodec {
         case "order_status": OrderRecords.statusFields
         case "shipment": OrderRecords.shipmentFields
         case "return": OrderRecords.returnFields
-        default: nil
+        default: CompanyRecordCodec.fieldNames(entity: entity)
         }
     }
 

@@ -300,6 +300,7 @@ extension Store {
             case .source(let s): last = (s.code, "", 0)
             case .category(let c): last = (c.code, "", 0)
             case .orderStatus, .shipment, .orderReturn: return  // not read back as records
+            case .company, .companyUser, .customerGroup: return  // ingest-only entities are never read here
             }
             guard try body(batch), batch.count == batchSize else { return }
         }

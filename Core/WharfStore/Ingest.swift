@@ -170,8 +170,16 @@ extension Store {
         var rejectConnector: String?
         for (index, record) in records.enumerated() {
             do {
+                // Records the store may refuse on their own (the rest of the batch lands): relative stock below
+                // zero, B2B records whose company is unknown.
+                var refusable: (result: Upserter.Adjustment, field: String)?
                 if options.stock == .relative, case .stock(let adjustment) = record {
-                    switch try upserter.adjust(adjustment) {
+                    refusable = (try upserter.adjust(adjustment), "quantity")
+                } else {
+                    refusable = try Store.applyB2B(db, record, now: now)
+                }
+                if let refusable {
+                    switch refusable.result {
                     case .applied(let outcome): counts.add(outcome)
                     case .refused(let reason):
                         guard let runID = options.runID else {
@@ -187,7 +195,7 @@ extension Store {
                             NewReject(
                                 runID: runID, connector: rejectConnector!,
                                 location: index < locations.count ? locations[index] : RecordLocation(),
-                                entity: "stock", field: "quantity", reason: reason),
+                                entity: record.entity, field: refusable.field, reason: reason),
                             now: now)
                         counts.rejected += 1
                     }
@@ -403,6 +411,8 @@ extension Store {
                 }
             case .orderStatus, .shipment, .orderReturn:
                 return .unchanged  // applied by `applyOrderUpdate` before the upserter sees them
+            case .company, .companyUser, .customerGroup:
+                preconditionFailure("B2B records are applied by Store.applyB2B, never by the upserter")
             case .category(let input):
                 let c = input.texts.isEmpty ? input : ((try? input.validated()) ?? input)
                 let names = AttributesJSON.encode(c.texts)

@@ -17,8 +17,12 @@ public final class RESTAPI: Sendable {
     private let deployment: Deployment
 
     /// The API of `deployment`; runs are started and cancelled through `coordinator`; `outbox` is notified when an
-    /// order (or cancellation) is queued for the OMS.
-    public init(deployment: Deployment, coordinator: RunCoordinator, outbox: OutboxSignal = OutboxSignal()) {
+    /// order (or cancellation) is queued for the OMS; company registrations reach the CRM through `registration` (by
+    /// default one with its own call pool).
+    public init(
+        deployment: Deployment, coordinator: RunCoordinator, outbox: OutboxSignal = OutboxSignal(),
+        registration: CompanyRegistration? = nil
+    ) {
         self.deployment = deployment
         let server = deployment.manifest.server
         let authenticator = Authenticator(store: deployment.store, throttle: AuthenticationThrottle(limits: .init(
@@ -27,7 +31,8 @@ public final class RESTAPI: Sendable {
         let metrics = Metrics()
         self.metrics = metrics
         let routes = RESTAPI.makeRoutes(
-            deployment: deployment, coordinator: coordinator, documentHolder: documentHolder, metrics: metrics, outbox: outbox)
+            deployment: deployment, coordinator: coordinator, documentHolder: documentHolder, metrics: metrics, outbox: outbox,
+            registration: registration ?? CompanyRegistration(deployment: deployment, calls: CallPool(deployment: deployment)))
         self.routes = routes
         self.openAPIDocument = OpenAPIDocument.render(routes: routes)
         documentHolder.document = openAPIDocument
@@ -73,7 +78,8 @@ public final class RESTAPI: Sendable {
     // MARK: Not public
 
     private static func makeRoutes(
-        deployment: Deployment, coordinator: RunCoordinator, documentHolder: DocumentHolder, metrics: Metrics, outbox: OutboxSignal
+        deployment: Deployment, coordinator: RunCoordinator, documentHolder: DocumentHolder, metrics: Metrics,
+        outbox: OutboxSignal, registration: CompanyRegistration
     ) -> [APIRoute] {
         let store = deployment.store
         let problems401403 = [APIResponse.problem(401, "Missing or invalid API key"), .problem(403, "The key lacks the scope")]
@@ -253,6 +259,7 @@ public final class RESTAPI: Sendable {
 
         routes += RunRoutes.routes(deployment: deployment, coordinator: coordinator)
         routes += OrderRoutes.routes(store: store, outbox: outbox, prices: BasePriceCheck(store: store))
+        routes += CompanyRoutes.routes(deployment: deployment, registration: registration)
 
         routes.append(APIRoute(
             method: .GET, path: "/v1/runs", scope: Scope.runsRead, operationID: "listRuns",

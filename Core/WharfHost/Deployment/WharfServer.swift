@@ -12,6 +12,10 @@ public final class WharfServer: Sendable {
     public let calls: CallPool
     /// Hands placed orders to the OMS connector (nil when no connector has `config.orders`).
     public let dispatcher: OrderDispatcher?
+    /// Company registrations with their real-time CRM step.
+    public let registration: CompanyRegistration
+    /// Retries the CRM step of companies registered while the CRM was unavailable.
+    public let crmRetrier: CRMRetrier
     private let http: HTTPServer
     private let deployment: Deployment
 
@@ -29,7 +33,9 @@ public final class WharfServer: Sendable {
                 store: deployment.store, settings: settings, transport: PluginOutboxTransport(calls: calls, settings: settings),
                 signal: outbox, logger: deployment.logger)
         }
-        let api = RESTAPI(deployment: deployment, coordinator: coordinator, outbox: outbox)
+        registration = CompanyRegistration(deployment: deployment, calls: calls)
+        crmRetrier = CRMRetrier(registration: registration)
+        let api = RESTAPI(deployment: deployment, coordinator: coordinator, outbox: outbox, registration: registration)
         self.api = api
         let manifest = deployment.manifest
         var configuration = HTTPServerConfiguration(host: manifest.listen.host, port: port ?? manifest.listen.port)
@@ -59,6 +65,7 @@ public final class WharfServer: Sendable {
         try http.start()
         coordinator.start()
         dispatcher?.start()
+        crmRetrier.start()
         deployment.logger.log(.info, "serving", fields: [
             ("address", "\(deployment.manifest.listen.host):\(http.localPort)"), ("manifest", deployment.manifest.filePath),
         ])
@@ -74,6 +81,7 @@ public final class WharfServer: Sendable {
         http.shutdown()
         dispatcher?.stop()
         coordinator.stop()
+        crmRetrier.stop()
         calls.shutdown()
     }
 }

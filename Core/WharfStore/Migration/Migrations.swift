@@ -332,6 +332,74 @@ enum Migrations {
                 ) WITHOUT ROWID;
                 CREATE INDEX quotes_by_company ON quotes (company_id, updated_at);
                 """),
+        Migration(
+            version: 7, name: "B2B companies, their users, customer groups and CRM links",
+            sql: """
+                -- Companies. email_domain and tax_id are the match keys: unique when present. crm_state says how
+                -- the row got (or will get) its CRM id; 'pending' rows are retried in the background at
+                -- crm_next_attempt_at, which also works as a lease while an attempt runs (durable across restarts).
+                CREATE TABLE companies (
+                    id                   TEXT PRIMARY KEY NOT NULL,
+                    legal_name           TEXT NOT NULL,
+                    display_name         TEXT,
+                    tax_id               TEXT UNIQUE,
+                    email                TEXT,
+                    email_domain         TEXT UNIQUE,
+                    phone                TEXT,
+                    status               TEXT NOT NULL CHECK (status IN ('pending', 'approved', 'rejected', 'blocked')),
+                    customer_group       TEXT,
+                    crm_id               TEXT UNIQUE,
+                    active               INTEGER NOT NULL DEFAULT 1 CHECK (active IN (0, 1)),
+                    merged_into          TEXT,
+                    crm_state            TEXT NOT NULL CHECK (crm_state IN ('none', 'pending', 'linked', 'created', 'synced')),
+                    crm_attempts         INTEGER NOT NULL DEFAULT 0,
+                    crm_next_attempt_at  INTEGER,                     -- ms since epoch, UTC; only for 'pending'
+                    crm_last_error       TEXT,
+                    created_at           INTEGER NOT NULL,
+                    updated_at           INTEGER NOT NULL
+                );
+                CREATE INDEX companies_crm_pending ON companies (crm_next_attempt_at) WHERE crm_state = 'pending';
+                CREATE INDEX companies_by_status ON companies (status, id);
+
+                CREATE TABLE company_addresses (
+                    company_id   TEXT NOT NULL REFERENCES companies (id) ON DELETE CASCADE,
+                    position     INTEGER NOT NULL,
+                    kind         TEXT NOT NULL,
+                    street       TEXT NOT NULL,
+                    city         TEXT NOT NULL,
+                    postal_code  TEXT,
+                    region       TEXT,
+                    country      TEXT NOT NULL,
+                    PRIMARY KEY (company_id, position)
+                ) WITHOUT ROWID;
+
+                -- Price-list codes only: price lists are maintained elsewhere and may arrive later.
+                CREATE TABLE company_price_lists (
+                    company_id  TEXT NOT NULL REFERENCES companies (id) ON DELETE CASCADE,
+                    position    INTEGER NOT NULL,
+                    code        TEXT NOT NULL,
+                    PRIMARY KEY (company_id, position)
+                ) WITHOUT ROWID;
+
+                CREATE TABLE company_users (
+                    company_id  TEXT NOT NULL REFERENCES companies (id) ON DELETE CASCADE,
+                    email       TEXT NOT NULL,                       -- lower case
+                    name        TEXT NOT NULL,
+                    job_title   TEXT,
+                    role        TEXT NOT NULL CHECK (role IN ('admin', 'buyer', 'approver')),
+                    active      INTEGER NOT NULL DEFAULT 1 CHECK (active IN (0, 1)),
+                    crm_id      TEXT,
+                    updated_at  INTEGER NOT NULL,
+                    PRIMARY KEY (company_id, email)
+                ) WITHOUT ROWID;
+
+                CREATE TABLE customer_groups (
+                    code        TEXT PRIMARY KEY NOT NULL,
+                    name        TEXT NOT NULL,
+                    crm_id      TEXT,
+                    updated_at  INTEGER NOT NULL
+                ) WITHOUT ROWID;
+                """),
     ]
 
     /// Brings the database on `db` (the writer) to the latest version (or to `target`, for tests that build an
