@@ -351,7 +351,7 @@ public final class HTTPJSONClient: Sendable {
         while true {
             attempt += 1
             let outcome = perform(request, url: url)
-            let maxAttempts = request.retryable ? retry.maxAttempts : 1
+            var maxAttempts = request.retryable ? retry.maxAttempts : 1
             var wait: Double
             var retryAfter: Double?
             var failure: HTTPSourceError
@@ -370,6 +370,13 @@ public final class HTTPJSONClient: Sendable {
                 failure = HTTPSourceError(code, method: request.method, url: shown, message: redact(message), attempts: attempt)
                 guard code == .connection || code == .timeout else { throw failure }
                 wait = retry.backoff(retry: attempt)
+                if !request.retryable, attempt == 1, Self.wasNeverSent(message) {
+                    // libcurl could not even write the request (a kept-alive connection the server had already
+                    // closed): nobody received it, so sending it once more on a fresh connection cannot make a
+                    // duplicate, even for a POST.
+                    maxAttempts = 2
+                    wait = 0
+                }
             }
             guard attempt < maxAttempts else {
                 if maxAttempts > 1 { failure.message += "; gave up after \(attempt) attempts" }
@@ -384,6 +391,12 @@ public final class HTTPJSONClient: Sendable {
             log?(.warning, "\(request.method) \(shown): \(why); retrying in \(String(format: "%.2f", wait)) s (attempt \(attempt + 1) of \(maxAttempts))")
             sleep(wait)
         }
+    }
+
+    /// Whether a connection failure happened while the request was being written (libcurl's "Send failure"): the
+    /// server cannot have received a complete request.
+    static func wasNeverSent(_ message: String) -> Bool {
+        message.contains("Send failure")
     }
 
     /// Parses a Retry-After value: delay seconds (`"120"`) or an HTTP date (`"Wed, 21 Oct 2015 07:28:00 GMT"`);

@@ -1,4 +1,5 @@
 import Foundation
+import Synchronization
 
 #if canImport(Glibc)
 import Glibc
@@ -116,6 +117,8 @@ public final class StubHTTPServer: @unchecked Sendable {
     public var baseURL: String { "http://127.0.0.1:\(port)" }
 
     private let listener: Int32
+    /// Ports stub servers of this process have listened on.
+    private static let usedPorts = Mutex<Set<Int>>([])
     private let lock = NSLock()
     private var handlers: [String: Handler] = [:]
     private var prefixHandlers: [(method: String, prefix: String, handler: Handler)] = []
@@ -126,25 +129,41 @@ public final class StubHTTPServer: @unchecked Sendable {
     private var sequence = 0
 
     /// Starts listening on 127.0.0.1 at a free port, and accepting.
+    ///
+    /// The port is one no earlier stub server of this process had: HTTP clients keep idle connections alive, and a
+    /// new server on an old port would meet a client's stale connection to the old one (a spurious "broken pipe").
     public init() throws {
-        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-        guard fd >= 0 else { throw StubServerError("socket() failed: errno \(errno)") }
-        var yes: Int32 = 1
-        setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &yes, socklen_t(MemoryLayout<Int32>.size))
+        var refused: [Int32] = []  // sockets on ports used before, held so the kernel offers another
+        defer { refused.forEach { close($0) } }
+        var fd: Int32 = -1
         var address = sockaddr_in()
-        address.sin_family = sa_family_t(AF_INET)
-        address.sin_port = 0
-        address.sin_addr.s_addr = inet_addr("127.0.0.1")
-        let bound = withUnsafePointer(to: &address) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
-        }
-        guard bound == 0, listen(fd, 64) == 0 else {
-            close(fd)
-            throw StubServerError("bind/listen on 127.0.0.1 failed: errno \(errno)")
-        }
-        var length = socklen_t(MemoryLayout<sockaddr_in>.size)
-        _ = withUnsafeMutablePointer(to: &address) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(fd, $0, &length) }
+        while fd < 0 {
+            let candidate = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+            guard candidate >= 0 else { throw StubServerError("socket() failed: errno \(errno)") }
+            var yes: Int32 = 1
+            setsockopt(candidate, SOL_SOCKET, SO_REUSEADDR, &yes, socklen_t(MemoryLayout<Int32>.size))
+            address = sockaddr_in()
+            address.sin_family = sa_family_t(AF_INET)
+            address.sin_port = 0
+            address.sin_addr.s_addr = inet_addr("127.0.0.1")
+            let bound = withUnsafePointer(to: &address) {
+                $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(candidate, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
+            }
+            guard bound == 0, listen(candidate, 64) == 0 else {
+                close(candidate)
+                throw StubServerError("bind/listen on 127.0.0.1 failed: errno \(errno)")
+            }
+            var length = socklen_t(MemoryLayout<sockaddr_in>.size)
+            _ = withUnsafeMutablePointer(to: &address) {
+                $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(candidate, $0, &length) }
+            }
+            let chosen = Int(UInt16(bigEndian: address.sin_port))
+            let fresh = StubHTTPServer.usedPorts.withLock { $0.insert(chosen).inserted }
+            if fresh || refused.count >= 200 {
+                fd = candidate
+            } else {
+                refused.append(candidate)
+            }
         }
         listener = fd
         port = Int(UInt16(bigEndian: address.sin_port))
