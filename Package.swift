@@ -69,7 +69,7 @@ let package = Package(
                 "WharfABI", "WharfTestSupport",
             ]
         ),
-        .testTarget(name: "WharfPluginKitTests", dependencies: ["WharfPluginKit", "WharfABI"]),
+        .testTarget(name: "WharfPluginKitTests", dependencies: ["WharfPluginKit", "WharfABI", "WharfTestSupport"]),
         .testTarget(name: "WharfEndToEndTests", dependencies: ["WharfTestSupport"]),
         .testTarget(
             name: "ERPXMLFeedTests",
