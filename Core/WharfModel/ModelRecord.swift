@@ -10,6 +10,8 @@ public enum ModelRecord: Sendable, Hashable {
     case stock(InventorySourceItem)
     /// A node of the category tree.
     case category(Category)
+    /// A price list, entry, assignment, special price or publication (see `PricingRecord`).
+    case pricing(PricingRecord)
 
     /// The entity name used on the plugin ABI: "source", "product", "price", "stock" or "category".
     public var entity: String {
@@ -19,6 +21,7 @@ public enum ModelRecord: Sendable, Hashable {
         case .price: "price"
         case .stock: "stock"
         case .category: "category"
+        case .pricing(let p): p.entity
         }
     }
 
@@ -34,6 +37,7 @@ public enum ModelRecord: Sendable, Hashable {
                 : "\(p.price.currency.code) price of '\(p.sku)' from \(p.minQuantity)"
         case .stock(let s): "stock of '\(s.sku)' at '\(s.sourceCode)'"
         case .category(let c): "category '\(c.code)'"
+        case .pricing(let p): p.keyDescription
         }
     }
 
@@ -52,10 +56,12 @@ public enum ModelRecord: Sendable, Hashable {
         case .price(let p): .price(try p.validated())
         case .stock(let s): .stock(try s.validated(quantityIsAdjustment: options.stockQuantityIsAdjustment))
         case .category(let c): .category(try c.validated())
+        case .pricing(let p): .pricing(try p.validated())
         }
     }
 
     /// The entity names this model knows, in the order messages list them.
+    /// (Pricing entities, which plugins emit but exports do not read, are `PricingCodec.entities`.)
     public static let entities = ["source", "product", "price", "stock", "category"]
 }
 

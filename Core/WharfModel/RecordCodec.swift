@@ -21,12 +21,14 @@ public enum RecordCodec {
             case "stock": return .success(.stock(try decodeStock(fields, options: options)))
             case "source": return .success(.source(try decodeSource(fields)))
             case "category": return .success(.category(try decodeCategory(fields)))
+            case _ where PricingCodec.entities.contains(entity):
+                return .success(.pricing(try PricingCodec.decode(entity: entity, fields)))
             default:
                 return .failure(
                     FieldError(
                         field: nil,
                         reason: "unknown entity '\(Rules.printable(entity))'; this host knows "
-                            + ModelRecord.entities.joined(separator: ", ")))
+                            + (ModelRecord.entities + PricingCodec.entities).joined(separator: ", ")))
             }
         } catch {
             return .failure(error)
@@ -86,6 +88,9 @@ public enum RecordCodec {
             out.append(("quantity", String(s.quantity)))
             out.append(("status", s.status.rawValue))
             updatedAt = s.updatedAt
+        case .pricing(let p):
+            out = PricingCodec.encode(p)
+            updatedAt = nil
         }
         if let updatedAt { out.append(("updated_at", updatedAt.rfc3339)) }
         return out
@@ -99,7 +104,7 @@ public enum RecordCodec {
         case "category": Fields.category + ["name.<lang>"]
         case "price": Fields.price
         case "stock": Fields.stock
-        default: nil
+        default: PricingCodec.fieldNames(entity: entity)
         }
     }
 
@@ -115,7 +120,7 @@ public enum RecordCodec {
 
     /// Collects the values of a record's known fields by position in `known`, refusing unknown and repeated fields.
     /// `extra` sees fields that are not in `known` first and returns true when it took them.
-    private static func collect(
+    static func collect(
         _ fields: [(name: String, value: String?)], entity: String, known: [String],
         extra: ((String, String?) throws(FieldError) -> Bool)? = nil
     ) throws(FieldError) -> [String?] {
@@ -139,7 +144,7 @@ public enum RecordCodec {
         return values
     }
 
-    private static func required(_ value: String?, _ name: String, _ entity: String) throws(FieldError) -> String {
+    static func required(_ value: String?, _ name: String, _ entity: String) throws(FieldError) -> String {
         guard let value else {
             throw FieldError(field: name, reason: "\(entity) record is missing required field '\(name)'")
         }

@@ -297,6 +297,7 @@ extension Store {
             case .stock(let s): last = (s.sku, s.sourceCode, 0)
             case .source(let s): last = (s.code, "", 0)
             case .category(let c): last = (c.code, "", 0)
+            case .pricing: return  // never read here: readRecords(entity:) reads catalog entities only
             }
             guard try body(batch), batch.count == batchSize else { return }
         }

@@ -233,6 +233,7 @@ final class CatalogTests: StoreTestCase {
                     case .stock(let s): return s.sku + "|" + s.sourceCode
                     case .source(let s): return s.code
                     case .category(let c): return c.code
+                    case .pricing: return ""
                     }
                 }
                 XCTAssertEqual(keys, keys.sorted(), "\(entity) in key order")

@@ -201,6 +201,7 @@ enum Migrations {
                 -- When a key stops working by itself (ms since epoch, UTC); NULL for keys that never expire.
                 ALTER TABLE api_keys ADD COLUMN expires_at INTEGER;
                 """),
+        Migration(version: 6, name: "price lists, their entries and assignments, channel special prices", sql: PricingSchema.sql),
     ]
 
     /// Brings the database on `db` (the writer) to the latest version (or to `target`, for tests that build an
