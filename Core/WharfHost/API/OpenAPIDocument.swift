@@ -52,7 +52,7 @@ enum OpenAPIDocument {
             ],
             "servers": [["url": "/"]],
             "paths": paths,
-            "components": ["schemas": schemas, "securitySchemes": [
+            "components": ["schemas": schemas.merging(PricingRoutes.schemas) { own, _ in own }, "securitySchemes": [
                 "bearerKey": ["type": "http", "scheme": "bearer", "description": "Authorization: Bearer <API key>"],
                 "headerKey": ["type": "apiKey", "in": "header", "name": "X-API-Key"],
             ]],

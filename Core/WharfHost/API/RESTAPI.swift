@@ -248,6 +248,7 @@ public final class RESTAPI: Sendable {
         })
 
         routes += RunRoutes.routes(deployment: deployment, coordinator: coordinator)
+        routes += PricingRoutes.routes(store: store)
 
         routes.append(APIRoute(
             method: .GET, path: "/v1/runs", scope: Scope.runsRead, operationID: "listRuns",
