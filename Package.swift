@@ -20,6 +20,7 @@ let package = Package(
         .library(name: "wharf-catalog-file", type: .dynamic, targets: ["CatalogFile"]),
         .library(name: "wharf-stock-csv", type: .dynamic, targets: ["StockCSV"]),
         .library(name: "wharf-erp-xml", type: .dynamic, targets: ["ERPXMLFeed"]),
+        .library(name: "wharf-cpq-pricing", type: .dynamic, targets: ["CPQPricing"]),
     ] + fixturePlugins.map { name in
         .library(name: "wharf-fixture-\(kebab(name))", type: .dynamic, targets: ["Fixture\(name)"])
     },
@@ -52,6 +53,7 @@ let package = Package(
         .target(name: "CatalogFile", dependencies: ["WharfPluginKit", "WharfABI"], path: "Plugins/CatalogFile"),
         .target(name: "StockCSV", dependencies: ["WharfABI"], path: "Plugins/StockCSV"),
         .target(name: "ERPXMLFeed", dependencies: ["WharfPluginKit", "WharfABI", "CLibXML2"], path: "Plugins/ERPXMLFeed"),
+        .target(name: "CPQPricing", dependencies: ["WharfPluginKit", "WharfABI"], path: "Plugins/CPQPricing"),
 
         // MARK: Tests
         .target(name: "WharfTestSupport", path: "Tests/WharfTestSupport"),
@@ -76,6 +78,10 @@ let package = Package(
             dependencies: [
                 "WharfHost", "WharfStore", "WharfModel", "WharfManifest", "WharfPlugins", "WharfABI", "WharfTestSupport",
             ]
+        ),
+        .testTarget(
+            name: "CPQPricingTests",
+            dependencies: ["WharfHost", "WharfStore", "WharfModel", "WharfManifest", "WharfPlugins", "WharfTestSupport"]
         ),
         .target(name: "FixtureSupport", dependencies: ["WharfABI"], path: "Tests/Fixtures/Plugins/Support"),
         // Fuzz harnesses (scripts/fuzz builds them with libFuzzer; a normal build replays inputs given as arguments).
