@@ -83,6 +83,12 @@ let package = Package(
             name: "CPQPricingTests",
             dependencies: ["WharfHost", "WharfStore", "WharfModel", "WharfManifest", "WharfPlugins", "WharfTestSupport"]
         ),
+        // Pricing benchmark driver (scripts/bench-pricing).
+        .executableTarget(
+            name: "PricingBench",
+            dependencies: ["WharfHost", "WharfStore", "WharfModel", "WharfManifest", "WharfAuth", "WharfTestSupport"],
+            path: "Tests/Bench/Pricing"
+        ),
         .target(name: "FixtureSupport", dependencies: ["WharfABI"], path: "Tests/Fixtures/Plugins/Support"),
         // Fuzz harnesses (scripts/fuzz builds them with libFuzzer; a normal build replays inputs given as arguments).
         .target(name: "FuzzDriver", path: "Tests/Fuzz/Driver"),

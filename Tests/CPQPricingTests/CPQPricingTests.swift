@@ -192,6 +192,22 @@ final class CPQPricingTests: XCTestCase {
         XCTAssertEqual(try result.get().unitPrice.minorUnits, 1100)
     }
 
+    func testTheShippedExampleManifestPassesTheCheck() throws {
+        setenv("CPQ_API_TOKEN", "example-token", 1)
+        let path = BuildProducts.packageRoot.appendingPathComponent("manifests/examples/cpq-pricing.json5").path
+        var manifest = try Manifest.load(path: path)
+        manifest.database = folder.file("db/wharf.sqlite")
+        manifest.pluginFolder = folder.file("plugins")
+        for index in manifest.connectors.indices { manifest.connectors[index].isolation = .inprocess }
+        deployment = try Deployment(manifest: manifest)
+        try deployment.plugins.install(from: BuildProducts.plugin("wharf-cpq-pricing").path, replace: true, host: HostServices.table)
+        for connector in manifest.connectors {
+            let message = ConnectorRunner.checkConfiguration(
+                of: connector, manifest: manifest, plugins: deployment.plugins, logger: deployment.logger)
+            XCTAssertNil(message, "\(connector.name): \(message ?? "")")
+        }
+    }
+
     func testManifestMistakesNameTheirPath() throws {
         try open(connectorConfig: """
             config: { http: { baseURL: "https://cpq.example.com", paging: { mode: "pages" } } }
