@@ -448,8 +448,8 @@ public enum Pricing {
     /// an applicable `override` list wins over everything (several: highest priority, then lowest price, then
     /// code); otherwise the lowest price wins, ties going to the higher priority, then price list over special
     /// over base, then code. Candidates must all be in one currency. Returns the winner's index, or nil when none
-    /// applies.
-    public static func pickWinner(_ candidates: inout [PriceCandidate]) -> Int? {
+    /// applies. With `explainLosers` false the losers' reasons are left as they are (a cart's fast path).
+    public static func pickWinner(_ candidates: inout [PriceCandidate], explainLosers: Bool = true) -> Int? {
         let applicable = candidates.indices.filter { candidates[$0].outcome != .notApplicable && candidates[$0].price != nil }
         guard !applicable.isEmpty else { return nil }
         let overrides = applicable.filter { candidates[$0].mode == .override }
@@ -479,6 +479,8 @@ public enum Pricing {
         for index in pool.dropFirst() where better(index, winner, priorityFirst: !overrides.isEmpty) { winner = index }
         let winning = candidates[winner]
         for index in applicable where index != winner {
+            candidates[index].outcome = .lost
+            guard explainLosers else { continue }
             let price = candidates[index].price!
             candidates[index].outcome = .lost
             if !overrides.isEmpty && candidates[index].mode != .override {

@@ -625,9 +625,15 @@ struct PriceResolver {
     let lists: [String: PricingReader.ListRow]
     var assignmentCache: [String: [(code: String, via: String)]] = [:]
 
+    let baseStatement: Statement
+    let entriesStatement: Statement
+
     init(_ db: Connection) throws(SQLiteError) {
         self.db = db
         self.lists = try PricingReader.lists(db)
+        baseStatement = try db.statement("SELECT currency, min_quantity, amount FROM base_prices WHERE sku = ?1 ORDER BY currency, min_quantity")
+        entriesStatement = try db.statement(
+            "SELECT min_quantity, amount, percent_off FROM price_list_entries WHERE list_code = ?1 AND version = ?2 AND sku = ?3 ORDER BY min_quantity")
     }
 
     /// The lists assigned to the company or the group (each once; the company assignment named first).
@@ -660,7 +666,7 @@ struct PriceResolver {
 
         // Base prices: per currency, the tier with the highest minimum quantity not above qty.
         var baseByCurrency: [String: Money] = [:]
-        let base = try db.statement("SELECT currency, min_quantity, amount FROM base_prices WHERE sku = ?1 ORDER BY currency, min_quantity")
+        let base = baseStatement
         defer { base.reset() }
         base.bind(1, query.sku)
         var baseRows: [(currency: Currency, min: Int64, amount: Int64)] = []
@@ -675,7 +681,7 @@ struct PriceResolver {
         for row in baseRows {
             let money = Money(minorUnits: row.amount, currency: row.currency)
             if chosenBaseTier[row.currency.code] == row.min {
-                candidates.append(PriceCandidate(kind: .base, minQuantity: row.min, price: money, outcome: .lost, reason: "base price tier from \(row.min)"))
+                candidates.append(PriceCandidate(kind: .base, minQuantity: row.min, price: money, outcome: .lost, reason: explain ? "base price tier from \(row.min)" : ""))
             } else if explain {
                 candidates.append(PriceCandidate(
                     kind: .base, minQuantity: row.min, price: money, outcome: .notApplicable,
@@ -684,8 +690,7 @@ struct PriceResolver {
         }
 
         // Price lists assigned to the company or the group.
-        let entries = try db.statement(
-            "SELECT min_quantity, amount, percent_off FROM price_list_entries WHERE list_code = ?1 AND version = ?2 AND sku = ?3 ORDER BY min_quantity")
+        let entries = entriesStatement
         defer { entries.reset() }
         for (code, via) in try assigned(company: query.company, group: query.group) {
             guard let row = lists[code] else { continue }
@@ -724,8 +729,8 @@ struct PriceResolver {
                     }
                 }
                 if index == chosenIndex && valid && !baseMissing {
-                    let how = percent.map { "\($0)% off the base price, rounded half-even" } ?? "fixed price"
-                    candidates.append(candidate(tier.min, percent, price, .lost, "tier from \(tier.min) of price list '\(code)' (\(how))"))
+                    let how = explain ? (percent.map { "\($0)% off the base price, rounded half-even" } ?? "fixed price") : ""
+                    candidates.append(candidate(tier.min, percent, price, .lost, explain ? "tier from \(tier.min) of price list '\(code)' (\(how))" : ""))
                 } else if explain {
                     let reason: String
                     if !valid {
@@ -754,7 +759,7 @@ struct PriceResolver {
                 if reason != nil && !explain { continue }
                 candidates.append(PriceCandidate(
                     kind: .special, channel: special.channel, validFrom: special.from, validTo: special.to, price: special.price,
-                    outcome: reason == nil ? .lost : .notApplicable, reason: reason ?? "special price in channel '\(special.channel)'"))
+                    outcome: reason == nil ? .lost : .notApplicable, reason: reason ?? (explain ? "special price in channel '\(special.channel)'" : "")))
             }
         }
 
@@ -774,9 +779,9 @@ struct PriceResolver {
         }
         for index in applicable where candidates[index].price!.currency.code != currency {
             candidates[index].outcome = .notApplicable
-            candidates[index].reason += "; in \(candidates[index].price!.currency.code), not \(currency)"
+            if explain { candidates[index].reason += "; in \(candidates[index].price!.currency.code), not \(currency)" }
         }
-        guard let winnerIndex = Pricing.pickWinner(&candidates) else {
+        guard let winnerIndex = Pricing.pickWinner(&candidates, explainLosers: explain) else {
             let what = query.currency.map { " in \($0.code)" } ?? ""
             return .failure(PriceResolutionFailure(
                 kind: .notFound,

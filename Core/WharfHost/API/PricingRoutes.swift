@@ -403,6 +403,7 @@ enum PricingRoutes {
         var writer = JSONWriter(capacity: 256 + results.count * (explain ? 1024 : 160))
         writer.beginObject()
         writer.field("complete", complete)
+        writer.field("at", template.at.rfc3339)
         if currencies.count == 1, let code = currencies.first, let currency = Currency(code: code), !overflow {
             writer.field("currency", code)
             writer.field("total", Money(minorUnits: total, currency: currency).decimalString)
@@ -414,7 +415,7 @@ enum PricingRoutes {
         writer.beginArray()
         for (index, result) in results.enumerated() {
             switch result {
-            case .success(let resolution): encode(resolution, explain: explain, into: &writer)
+            case .success(let resolution): encode(resolution, explain: explain, includeAt: false, into: &writer)
             case .failure(let failure):
                 writer.beginObject()
                 writer.field("sku", queries[index].sku)
@@ -459,7 +460,7 @@ enum PricingRoutes {
         return response
     }
 
-    static func encode(_ resolution: PriceResolution, explain: Bool, into writer: inout JSONWriter) {
+    static func encode(_ resolution: PriceResolution, explain: Bool, includeAt: Bool = true, into writer: inout JSONWriter) {
         writer.beginObject()
         writer.field("sku", resolution.query.sku)
         writer.field("quantity", resolution.query.quantity)
@@ -467,7 +468,7 @@ enum PricingRoutes {
         writer.field("unitPriceMinor", resolution.unitPrice.minorUnits)
         writer.field("currency", resolution.unitPrice.currency.code)
         writer.field("lineTotal", resolution.lineTotal?.decimalString)
-        writer.field("at", resolution.query.at.rfc3339)
+        if includeAt { writer.field("at", resolution.query.at.rfc3339) }
         writer.key("source")
         encode(resolution.winner, into: &writer)
         if explain {
