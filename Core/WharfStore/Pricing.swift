@@ -427,7 +427,7 @@ enum PricingWriter {
 
     private static func putList(_ db: Connection, _ list: PriceList, load: String?, now: Int64) throws(SQLiteError) -> PricingOutcome {
         let existing = try listRow(db, list.code)
-        if let existing, existing.currency != list.currency.code, load == nil {
+        if let existing, existing.currency != list.currency.code {
             let fixed = try db.statement(
                 "SELECT 1 FROM price_list_entries WHERE list_code = ?1 AND version = ?2 AND amount IS NOT NULL LIMIT 1")
             defer { fixed.reset() }
@@ -436,7 +436,7 @@ enum PricingWriter {
             if try fixed.step() {
                 return .refused(
                     field: "currency",
-                    reason: "price list '\(list.code)' has fixed prices in \(existing.currency); its currency cannot become \(list.currency.code) (Wharf never converts); load it in full or under a new code")
+                    reason: "price list '\(list.code)' has fixed prices in \(existing.currency); its currency cannot become \(list.currency.code) (Wharf never converts, and its live prices would change meaning); delete the list first or load it under a new code")
             }
         }
         let probe = try db.statement(

@@ -197,6 +197,10 @@ final class PricingTests: StoreTestCase {
             return try store.putPriceList(list("A", currency: usd))
         }
         XCTAssertEqual(change?.code, .conflict)
+        // Not through a staged load either: until the publish, the live prices would be read in the new currency.
+        let staged = storeError { try store.apply([.pricing(.list(list("A", currency: usd), load: "run-9"))], cursor: nil) }
+        XCTAssertTrue(staged?.message.contains("cannot become USD") == true, staged?.message ?? "")
+        XCTAssertEqual(try store.priceList(code: "A")?.list.currency, eur)
     }
 
     func testChannelSpecialPriceAppliesOnlyInItsChannelAndWindow() throws {
