@@ -229,6 +229,17 @@ extension Store {
         }
     }
 
+    /// Deletes the special price with this key (sku, channel, currency, start); false when there was none.
+    @discardableResult
+    public func deleteSpecialPrice(sku: String, channel: String, currency: Currency, from: Timestamp?) throws(StoreError) -> Bool {
+        let now = Timestamp.now().millisecondsSinceEpoch
+        let key = SpecialPrice(sku: sku, channel: channel, price: Money(minorUnits: 0, currency: currency), from: from)
+        return try write("delete a special price of '\(sku)'") { db in
+            if case .applied(let outcome) = try PricingWriter.apply(db, .special(key, deleted: true), now: now) { return outcome == .updated }
+            return false
+        }
+    }
+
     /// The special prices of `sku`, in every channel.
     public func specialPrices(sku: String) throws(StoreError) -> [SpecialPrice] {
         try read("read special prices of '\(sku)'") { db in try PricingReader.specials(db, sku: sku) }

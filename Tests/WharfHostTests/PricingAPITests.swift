@@ -114,6 +114,21 @@ final class PricingAPITests: XCTestCase {
         XCTAssertEqual(try send("POST", "/v1/prices:resolve", key: readKey, json: "{\"lines\":[{\"sku\":\"A\",\"qty\":1.5}]}").status, 400)
     }
 
+    func testSpecialPricesOverREST() throws {
+        try arrange()
+        let put = try send("PUT", "/v1/special-prices/SKU-1/web", json: "{\"currency\":\"EUR\",\"amount\":\"7.99\",\"from\":\"2026-01-01T00:00:00Z\"}")
+        XCTAssertEqual(put.status, 201, put.bodyText)
+        XCTAssertEqual(try send("PUT", "/v1/special-prices/SKU-1/web", json: "{\"currency\":\"EUR\",\"amount\":\"7.99\",\"from\":\"2026-01-01T00:00:00Z\"}").status, 200)
+        XCTAssertEqual(try send("PUT", "/v1/special-prices/SKU-1/web", json: "{\"currency\":\"EUR\",\"amount\":7.99}").status, 422)
+        let listed = try send("GET", "/v1/special-prices/SKU-1", key: readKey).jsonObject()["items"] as? [[String: Any]]
+        XCTAssertEqual(listed?.first?["amount"] as? String, "7.99")
+        let priced = try send("GET", "/v1/prices/SKU-1?channel=web&at=2026-06-01T00:00:00Z", key: readKey).jsonObject()
+        XCTAssertEqual(priced["unitPrice"] as? String, "7.99")
+        XCTAssertEqual((priced["source"] as? [String: Any])?["kind"] as? String, "special")
+        XCTAssertEqual(try send("DELETE", "/v1/special-prices/SKU-1/web?currency=EUR&from=2026-01-01T00:00:00Z").status, 204)
+        XCTAssertEqual(try send("DELETE", "/v1/special-prices/SKU-1/web?currency=EUR&from=2026-01-01T00:00:00Z").status, 404)
+    }
+
     func testPriceListCRUD() throws {
         try arrange()
         let lists = try send("GET", "/v1/price-lists", key: readKey).jsonObject()["items"] as? [[String: Any]]

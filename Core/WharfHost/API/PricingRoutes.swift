@@ -257,6 +257,71 @@ enum PricingRoutes {
                 }
                 return HTTPResponse(status: 204)
             },
+            APIRoute(
+                method: .GET, path: "/v1/special-prices/{sku}", scope: .catalogRead, operationID: "listSpecialPrices",
+                summary: "The SKU's channel special prices, in every channel.", tag: "Pricing", parameters: [skuParameter],
+                requestSchema: nil, responses: [.ok("SpecialPriceList")] + authErrors
+            ) { _, parameters in
+                let specials = try store.specialPrices(sku: parameters["sku"] ?? "")
+                var writer = JSONWriter()
+                writer.beginObject()
+                writer.key("items")
+                writer.beginArray()
+                for special in specials { encode(special, into: &writer) }
+                writer.endArray()
+                writer.endObject()
+                return HTTPResponse.json(200, writer.bytes)
+            },
+            APIRoute(
+                method: .PUT, path: "/v1/special-prices/{sku}/{channel}", scope: .catalogWrite, operationID: "putSpecialPrice",
+                summary: "Creates or replaces a time-limited price of the SKU in a channel (key: sku, channel, currency, from).",
+                tag: "Pricing", parameters: [skuParameter, .path("channel", "The sales channel's code.")],
+                requestSchema: "SpecialPriceInput",
+                responses: [
+                    APIResponse(status: 201, description: "Created", schema: "SpecialPrice"), .ok("SpecialPrice", "Replaced or unchanged"),
+                    .problem(400, "The body is not an object"),
+                    APIResponse(status: 422, description: "A field is invalid", schema: "ValidationProblem"),
+                ] + authErrors
+            ) { request, parameters in
+                let object = try jsonObject(request, example: "{\"currency\": \"EUR\", \"amount\": \"7.99\", \"from\": \"2026-12-01T00:00:00Z\"}")
+                let special: SpecialPrice
+                switch parseSpecial(object, sku: parameters["sku"] ?? "", channel: parameters["channel"] ?? "") {
+                case .success(let parsed): special = parsed
+                case .failure(let failure): return Problems.validationFailed(failure.errors)
+                }
+                let outcome: Store.UpsertOutcome
+                do {
+                    outcome = try store.putSpecialPrice(special)
+                } catch let error as StoreError where error.code == .invalidRecord {
+                    return Problems.validationFailed([(nil, error.message)])
+                }
+                var writer = JSONWriter()
+                encode(special, into: &writer)
+                return HTTPResponse.json(outcome == .inserted ? 201 : 200, writer.bytes)
+            },
+            APIRoute(
+                method: .DELETE, path: "/v1/special-prices/{sku}/{channel}", scope: .catalogWrite, operationID: "deleteSpecialPrice",
+                summary: "Deletes the special price with this currency and start.", tag: "Pricing",
+                parameters: [
+                    skuParameter, .path("channel", "The sales channel's code."), .query("currency", "Its currency (required)."),
+                    .query("from", "Its start, RFC 3339 (absent: the one without a start)."),
+                ],
+                requestSchema: nil,
+                responses: [APIResponse(status: 204, description: "Deleted", schema: nil), .problem(400, "A parameter is invalid"), .problem(404, "No such special price")] + authErrors
+            ) { request, parameters in
+                let sku = parameters["sku"] ?? "", channel = parameters["channel"] ?? ""
+                guard let code = request.query("currency"), let currency = Currency(code: code) else {
+                    throw Problems.badRequest("currency must be given as an ISO 4217 code like EUR")
+                }
+                let from = try request.query("from").map { text throws(ProblemDetails) -> Timestamp in
+                    guard let time = Timestamp(rfc3339: text) else { throw Problems.badRequest("from must be an RFC 3339 time, not '\(text)'") }
+                    return time
+                }
+                guard try store.deleteSpecialPrice(sku: sku, channel: channel, currency: currency, from: from) else {
+                    throw Problems.notFound("no \(currency.code) special price of '\(sku)' in channel '\(channel)'\(from.map { " from \($0.rfc3339)" } ?? "")")
+                }
+                return HTTPResponse(status: 204)
+            },
         ]
     }
 
@@ -280,6 +345,9 @@ enum PricingRoutes {
             "validFrom": nullableString, "validTo": nullableString, "entryCount": integer,
             "assignments": ["type": "array", "items": object(["target": string, "code": string])],
         ], required: ["code", "name", "currency", "priority", "mode"])
+        let special = object(
+            ["sku": string, "channel": string, "currency": string, "amount": string, "from": nullableString, "to": nullableString],
+            required: ["sku", "channel", "currency", "amount"])
         let entry = object(["sku": string, "minQuantity": integer, "amount": string, "percentOff": string], required: ["sku"])
         return [
             "PriceCandidate": candidate,
@@ -303,6 +371,9 @@ enum PricingRoutes {
             "PriceListEntry": entry,
             "PriceListEntryPage": object(["items": ["type": "array", "items": entry], "nextCursor": nullableString], required: ["items"]),
             "PriceListEntriesInput": object(["entries": ["type": "array", "items": entry]], required: ["entries"]),
+            "SpecialPrice": special,
+            "SpecialPriceList": object(["items": ["type": "array", "items": special]], required: ["items"]),
+            "SpecialPriceInput": object(["currency": string, "amount": string, "from": nullableString, "to": nullableString], required: ["currency", "amount"]),
             "UpsertCounts": object(["inserted": integer, "updated": integer, "unchanged": integer, "replaced": ["type": "boolean"]]),
         ]
     }
@@ -536,6 +607,58 @@ enum PricingRoutes {
         case .percentOff(let percent): writer.field("percentOff", percent.description)
         }
         writer.endObject()
+    }
+
+    static func encode(_ special: SpecialPrice, into writer: inout JSONWriter) {
+        writer.beginObject()
+        writer.field("sku", special.sku)
+        writer.field("channel", special.channel)
+        writer.field("currency", special.price.currency.code)
+        writer.field("amount", special.price.decimalString)
+        writer.field("from", special.from?.rfc3339)
+        writer.field("to", special.to?.rfc3339)
+        writer.endObject()
+    }
+
+    static func parseSpecial(_ object: [String: Any], sku: String, channel: String) -> Result<SpecialPrice, FieldErrors> {
+        var errors: [(field: String?, reason: String)] = []
+        for key in object.keys.sorted() where !["currency", "amount", "from", "to"].contains(key) {
+            errors.append((key, "unknown field; a special price has currency, amount, from, to"))
+        }
+        var currency: Currency?
+        if let code = object["currency"] as? String {
+            currency = Currency(code: code)
+            if currency == nil { errors.append(("currency", "'\(code)' is not an ISO 4217 code like EUR")) }
+        } else {
+            errors.append(("currency", "required: an ISO 4217 code like EUR"))
+        }
+        var price: Money?
+        switch object["amount"] {
+        case let text as String:
+            if let currency {
+                do throws(FieldError) { price = try Money.parse(text, currency: currency) } catch { errors.append(("amount", error.reason)) }
+            }
+        case nil: errors.append(("amount", "required: a decimal string like \"7.99\""))
+        default: errors.append(("amount", "write amounts as strings like \"7.99\" so no digit is lost"))
+        }
+        func time(_ key: String) -> Timestamp? {
+            switch object[key] {
+            case nil, is NSNull: return nil
+            case let text as String:
+                if let parsed = Timestamp(rfc3339: text) { return parsed }
+                errors.append((key, "'\(text)' is not an RFC 3339 time like 2026-12-01T00:00:00Z"))
+            default: errors.append((key, "must be an RFC 3339 time string or null"))
+            }
+            return nil
+        }
+        let from = time("from"), to = time("to")
+        guard errors.isEmpty, let price else { return .failure(FieldErrors(errors: errors)) }
+        let special = SpecialPrice(sku: sku, channel: channel, price: price, from: from, to: to)
+        do throws(FieldError) {
+            return .success(try special.validated())
+        } catch {
+            return .failure(FieldErrors(errors: [(error.field, error.reason)]))
+        }
     }
 
     static func jsonObject(_ request: HTTPRequest, example: String) throws(ProblemDetails) -> [String: Any] {
