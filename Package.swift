@@ -22,6 +22,7 @@ let package = Package(
         .library(name: "wharf-erp-xml", type: .dynamic, targets: ["ERPXMLFeed"]),
         .library(name: "wharf-oms", type: .dynamic, targets: ["OMS"]),
         .library(name: "wharf-crm-companies", type: .dynamic, targets: ["CRMCompanies"]),
+        .library(name: "wharf-cpq-pricing", type: .dynamic, targets: ["CPQPricing"]),
     ] + fixturePlugins.map { name in
         .library(name: "wharf-fixture-\(kebab(name))", type: .dynamic, targets: ["Fixture\(name)"])
     },
@@ -56,6 +57,7 @@ let package = Package(
         .target(name: "ERPXMLFeed", dependencies: ["WharfPluginKit", "WharfABI", "CLibXML2"], path: "Plugins/ERPXMLFeed"),
         .target(name: "OMS", dependencies: ["WharfPluginKit", "WharfABI"], path: "Plugins/OMS"),
         .target(name: "CRMCompanies", dependencies: ["WharfPluginKit", "WharfABI"], path: "Plugins/CRMCompanies"),
+        .target(name: "CPQPricing", dependencies: ["WharfPluginKit", "WharfABI"], path: "Plugins/CPQPricing"),
 
         // MARK: Tests
         .target(name: "WharfTestSupport", path: "Tests/WharfTestSupport"),
@@ -86,6 +88,16 @@ let package = Package(
             dependencies: [
                 "WharfHost", "WharfStore", "WharfModel", "WharfManifest", "WharfPlugins", "WharfAuth", "WharfTestSupport",
             ]
+        ),
+        .testTarget(
+            name: "CPQPricingTests",
+            dependencies: ["WharfHost", "WharfStore", "WharfModel", "WharfManifest", "WharfPlugins", "WharfTestSupport"]
+        ),
+        // Pricing benchmark driver (scripts/bench-pricing).
+        .executableTarget(
+            name: "PricingBench",
+            dependencies: ["WharfHost", "WharfStore", "WharfModel", "WharfManifest", "WharfAuth", "WharfTestSupport"],
+            path: "Tests/Bench/Pricing"
         ),
         .target(name: "FixtureSupport", dependencies: ["WharfABI"], path: "Tests/Fixtures/Plugins/Support"),
         // Fuzz harnesses (scripts/fuzz builds them with libFuzzer; a normal build replays inputs given as arguments).

@@ -22,6 +22,8 @@ public enum ModelRecord: Sendable, Hashable {
     case companyUser(CRMCompanyUserRecord)
     /// A customer group (ingest only).
     case customerGroup(CustomerGroup)
+    /// A price list, entry, assignment, special price or publication (see `PricingRecord`).
+    case pricing(PricingRecord)
 
     /// The entity name used on the plugin ABI: "source", "product", "price", "stock" or "category".
     public var entity: String {
@@ -37,6 +39,7 @@ public enum ModelRecord: Sendable, Hashable {
         case .company: "company"
         case .companyUser: "company_user"
         case .customerGroup: "customer_group"
+        case .pricing(let p): p.entity
         }
     }
 
@@ -58,6 +61,7 @@ public enum ModelRecord: Sendable, Hashable {
         case .company(let c): "company with CRM id '\(c.crmID)'"
         case .companyUser(let u): "user '\(u.user.email)' of the company with CRM id '\(u.companyCRMID)'"
         case .customerGroup(let g): "customer group '\(g.code)'"
+        case .pricing(let p): p.keyDescription
         }
     }
 
@@ -80,10 +84,12 @@ public enum ModelRecord: Sendable, Hashable {
         case .company(let c): .company(try c.validated())
         case .companyUser(let u): .companyUser(try u.validated())
         case .customerGroup(let g): .customerGroup(try g.validated())
+        case .pricing(let p): .pricing(try p.validated())
         }
     }
 
     /// The entity names this model knows, in the order messages list them.
+    /// (Pricing entities, which plugins emit but exports do not read, are `PricingCodec.entities`.)
     public static let entities = ["source", "product", "price", "stock", "category"]
 
     /// The entities an OMS connector emits about orders; they are applied as order transitions and cannot be read

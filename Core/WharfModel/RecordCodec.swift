@@ -27,12 +27,14 @@ public enum RecordCodec {
             case "company": return .success(.company(try CompanyRecordCodec.decodeCompany(fields)))
             case "company_user": return .success(.companyUser(try CompanyRecordCodec.decodeUser(fields)))
             case "customer_group": return .success(.customerGroup(try CompanyRecordCodec.decodeGroup(fields)))
+            case _ where PricingCodec.entities.contains(entity):
+                return .success(.pricing(try PricingCodec.decode(entity: entity, fields)))
             default:
                 return .failure(
                     FieldError(
                         field: nil,
                         reason: "unknown entity '\(Rules.printable(entity))'; this host knows "
-                            + (ModelRecord.entities + ModelRecord.orderUpdateEntities + ModelRecord.ingestOnlyEntities).joined(separator: ", ")))
+                            + (ModelRecord.entities + ModelRecord.orderUpdateEntities + ModelRecord.ingestOnlyEntities + PricingCodec.entities).joined(separator: ", ")))
             }
         } catch {
             return .failure(error)
@@ -97,6 +99,9 @@ public enum RecordCodec {
         case .orderStatus, .shipment, .orderReturn:
             out = OrderRecords.encode(record)
             updatedAt = nil
+        case .pricing(let p):
+            out = PricingCodec.encode(p)
+            updatedAt = nil
         }
         if let updatedAt { out.append(("updated_at", updatedAt.rfc3339)) }
         return out
@@ -113,7 +118,7 @@ public enum RecordCodec {
         case "order_status": OrderRecords.statusFields
         case "shipment": OrderRecords.shipmentFields
         case "return": OrderRecords.returnFields
-        default: CompanyRecordCodec.fieldNames(entity: entity)
+        default: CompanyRecordCodec.fieldNames(entity: entity) ?? PricingCodec.fieldNames(entity: entity)
         }
     }
 
@@ -129,7 +134,7 @@ public enum RecordCodec {
 
     /// Collects the values of a record's known fields by position in `known`, refusing unknown and repeated fields.
     /// `extra` sees fields that are not in `known` first and returns true when it took them.
-    private static func collect(
+    static func collect(
         _ fields: [(name: String, value: String?)], entity: String, known: [String],
         extra: ((String, String?) throws(FieldError) -> Bool)? = nil
     ) throws(FieldError) -> [String?] {
@@ -153,7 +158,7 @@ public enum RecordCodec {
         return values
     }
 
-    private static func required(_ value: String?, _ name: String, _ entity: String) throws(FieldError) -> String {
+    static func required(_ value: String?, _ name: String, _ entity: String) throws(FieldError) -> String {
         guard let value else {
             throw FieldError(field: name, reason: "\(entity) record is missing required field '\(name)'")
         }

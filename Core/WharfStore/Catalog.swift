@@ -301,6 +301,7 @@ extension Store {
             case .category(let c): last = (c.code, "", 0)
             case .orderStatus, .shipment, .orderReturn: return  // not read back as records
             case .company, .companyUser, .customerGroup: return  // ingest-only entities are never read here
+            case .pricing: return  // never read here: readRecords(entity:) reads catalog entities only
             }
             guard try body(batch), batch.count == batchSize else { return }
         }

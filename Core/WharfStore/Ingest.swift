@@ -220,6 +220,26 @@ extension Store {
                             now: now)
                         counts.rejected += 1
                     }
+                } else if case .pricing(let pricing) = record {
+                    switch try PricingWriter.apply(db, pricing, now: now) {
+                    case .applied(let outcome): counts.add(outcome)
+                    case .refused(let field, let reason):
+                        guard let runID = options.runID else {
+                            throw StoreError(
+                                code: .invalidRecord,
+                                message: "cannot apply a batch of \(records.count) records: record \(index + 1) "
+                                    + "(\(record.keyDescription)) was refused: \(reason)")
+                        }
+                        if rejectConnector == nil { rejectConnector = try Store.connector(ofRun: runID, db) }
+                        try Store.insertReject(
+                            db,
+                            NewReject(
+                                runID: runID, connector: rejectConnector!,
+                                location: index < locations.count ? locations[index] : RecordLocation(),
+                                entity: pricing.entity, field: field, reason: reason),
+                            now: now)
+                        counts.rejected += 1
+                    }
                 } else {
                     counts.add(try upserter.upsert(record))
                 }
@@ -385,6 +405,10 @@ extension Store {
 
         mutating func upsert(_ record: ModelRecord) throws(SQLiteError) -> UpsertOutcome {
             switch record {
+            case .pricing(let p):
+                // applyBatch stores pricing records itself (a refusal becomes a reject); here only for completeness.
+                if case .applied(let outcome) = try PricingWriter.apply(db, p, now: now) { return outcome }
+                return .unchanged
             case .product(let p): return try product(p)
             case .price(let p):
                 let now = self.now

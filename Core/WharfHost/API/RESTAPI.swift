@@ -258,8 +258,9 @@ public final class RESTAPI: Sendable {
         })
 
         routes += RunRoutes.routes(deployment: deployment, coordinator: coordinator)
-        routes += OrderRoutes.routes(store: store, outbox: outbox, prices: BasePriceCheck(store: store))
+        routes += OrderRoutes.routes(store: store, outbox: outbox, prices: ResolvedPriceCheck(store: store))
         routes += CompanyRoutes.routes(deployment: deployment, registration: registration)
+        routes += PricingRoutes.routes(store: store)
 
         routes.append(APIRoute(
             method: .GET, path: "/v1/runs", scope: Scope.runsRead, operationID: "listRuns",

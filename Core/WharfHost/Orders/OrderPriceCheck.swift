@@ -4,8 +4,8 @@ import WharfStore
 /// The seam between order placement and price resolution: the unit price a line must carry. `POST /v1/orders`
 /// asks it for every line before it reserves stock, outside the writer (a resolver may call a CPQ system).
 ///
-/// Today `BasePriceCheck` answers from base prices; customer and B2B prices (issue 6's resolver) plug in here by
-/// conforming to this protocol and being passed to `OrderRoutes.routes` in `RESTAPI.makeRoutes`.
+/// `ResolvedPriceCheck` (what the server uses) answers with price resolution: price lists, tiers, B2B and channel
+/// prices (docs/pricing.md); `BasePriceCheck` answers from base prices alone.
 public protocol OrderPriceCheck: Sendable {
     /// The price of one unit of `sku` when `quantity` units are bought in `order`'s currency by its customer or
     /// company, or nil when no price applies. Throws when price resolution itself failed (the order is then
@@ -27,6 +27,29 @@ public struct BasePriceCheck: OrderPriceCheck {
         try store.basePrices(sku: sku)
             .filter { $0.price.currency == order.currency && $0.minQuantity <= quantity }
             .max { $0.minQuantity < $1.minQuantity }?.price
+    }
+}
+
+/// Unit prices as price resolution gives them (`Store.resolvePrice`): the buyer is the order's company (and that
+/// company's customer group), the channel is the order's, the quantity is the line's, the currency the order's.
+public struct ResolvedPriceCheck: OrderPriceCheck {
+    /// Where prices, price lists and companies are read.
+    public let store: Store
+
+    /// A check against `store`'s price resolution.
+    public init(store: Store) { self.store = store }
+
+    /// The resolved unit price, nil when no price applies (or only in another currency: never converted).
+    public func unitPrice(sku: String, quantity: Int64, order: NewOrder) throws -> Money? {
+        let group = try order.companyID.flatMap { id throws(StoreError) in try store.company(id: id)?.customerGroup }
+        let query = PriceQuery(
+            sku: sku, company: order.companyID, group: group, channel: order.channel, quantity: quantity,
+            currency: order.currency)
+        switch try store.resolvePrice(query) {
+        case .success(let resolution): return resolution.unitPrice
+        case .failure(let failure) where failure.kind == .invalid: throw failure
+        case .failure: return nil  // not found, or only in another currency: the line has no price
+        }
     }
 }
 

@@ -400,6 +400,7 @@ enum Migrations {
                     updated_at  INTEGER NOT NULL
                 ) WITHOUT ROWID;
                 """),
+        Migration(version: 8, name: "price lists, their entries and assignments, channel special prices", sql: PricingSchema.sql),
     ]
 
     /// Brings the database on `db` (the writer) to the latest version (or to `target`, for tests that build an
