@@ -57,6 +57,28 @@ final class OrderPlacementTests: XCTestCase {
         try client.send("POST", "/v1/orders", headers: headers + [("Idempotency-Key", key)], text: body)
     }
 
+    func testLinePricesAreCheckedAgainstPriceResolutionForTheCompanyAndChannel() throws {
+        try seed()
+        headers[0] = ("Authorization", "Bearer \(try env.key([.catalogWrite, .inventoryWrite, .ordersRead, .ordersWrite]))")
+        // A negotiated contract for ACME (override) and a special price for the web channel.
+        XCTAssertEqual(try client.send("PUT", "/v1/price-lists/CONTRACT", headers: headers, text: #"{"currency": "EUR", "mode": "override"}"#).status, 201)
+        XCTAssertEqual(try client.send("PUT", "/v1/price-lists/CONTRACT/entries", headers: headers, text: #"{"entries": [{"sku": "MUG", "amount": "9.00"}]}"#).status, 200)
+        XCTAssertEqual(try client.send("PUT", "/v1/price-lists/CONTRACT/assignments/company/ACME", headers: headers).status, 201)
+        XCTAssertEqual(try client.send("PUT", "/v1/special-prices/CAP/web", headers: headers, text: #"{"currency": "EUR", "amount": "11.00"}"#).status, 201)
+        func body(company: String?, sku: String, price: String) -> String {
+            let buyer = company.map { #""companyId": "\#($0)", "companyUserId": "u-1""# } ?? #""customerId": "c-1""#
+            return #"{"channel": "web", \#(buyer), "currency": "EUR", "lines": [{"sku": "\#(sku)", "quantity": 1, "unitPrice": "\#(price)"}], "shippingAddress": {"name": "Ann", "street": ["Main St 1"], "city": "Berlin", "country": "DE"}}"#
+        }
+
+        let basePriceForACME = try place(client, key: "p-1", body(company: "ACME", sku: "MUG", price: "12.50"))
+        XCTAssertEqual(basePriceForACME.status, 422, "ACME's contract price applies, not the base price: \(basePriceForACME.bodyText)")
+        XCTAssertTrue(basePriceForACME.bodyText.contains("9.00"), basePriceForACME.bodyText)
+        XCTAssertEqual(try place(client, key: "p-2", body(company: "ACME", sku: "MUG", price: "9.00")).status, 201)
+        XCTAssertEqual(try place(client, key: "p-3", body(company: nil, sku: "MUG", price: "9.00")).status, 422, "the contract is ACME's only")
+        XCTAssertEqual(try place(client, key: "p-4", body(company: nil, sku: "CAP", price: "11.00")).status, 201, "the web channel's special price")
+        XCTAssertEqual(try place(client, key: "p-5", body(company: nil, sku: "CAP", price: "12.50")).status, 422)
+    }
+
     func testPlacedOrderReservesStockAndTheSameKeyReturnsTheSameOrder() throws {
         try seed()
         let body = orderBody([("MUG", 2, "12.50"), ("CAP", 1, "12.50")])
