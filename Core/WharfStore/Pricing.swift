@@ -667,6 +667,17 @@ struct PriceResolver {
                 if !result.contains(where: { $0.code == list }) { result.append((list, "\(kind):\(code)")) }
             }
         }
+        if let company, !company.isEmpty {
+            // The price lists a company record carries (set by the CRM sync or PATCH /v1/companies/{id}) count as
+            // assignments to that company, so a CRM's price-list assignments take effect without a second step.
+            let own = try db.statement("SELECT code FROM company_price_lists WHERE company_id = ?1 ORDER BY position")
+            defer { own.reset() }
+            own.bind(1, company)
+            while try own.step() {
+                let list = own.text(0)
+                if !result.contains(where: { $0.code == list }) { result.append((list, "company:\(company) (its price lists)")) }
+            }
+        }
         assignmentCache[key] = result
         return result
     }

@@ -59,6 +59,17 @@ final class PricingTests: StoreTestCase {
         XCTAssertEqual(try result.get().winner.outcome, .won)
     }
 
+    func testTheListsACompanyRecordCarriesCountAsItsAssignments() throws {
+        _ = try store.apply([price("SKU-1", 1000)], cursor: nil)
+        try arrange(list("PL-B2B"), [fixed("PL-B2B", "SKU-1", 850)], company: nil)
+        XCTAssertEqual(price(try resolve(company: "co_acme")), 1000, "no assignment and no company yet: the base price")
+        _ = try store.insertCompany(Company(id: "co_acme", legalName: "ACME GmbH", priceLists: ["PL-B2B"]))
+        let result = try resolve(company: "co_acme")
+        XCTAssertEqual(price(result), 850, "the company's own price list (as the CRM sync stores it) applies")
+        let winner = try result.get().winner
+        XCTAssertTrue(winner.assignedVia?.contains("company:co_acme") ?? false, "\(winner)")
+    }
+
     func testNoPriceIsNotFoundNotZero() throws {
         guard case .failure(let failure) = try resolve("NOPE") else { return XCTFail("expected no price") }
         XCTAssertEqual(failure.kind, .notFound)
