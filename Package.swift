@@ -21,6 +21,8 @@ let package = Package(
         .library(name: "wharf-stock-csv", type: .dynamic, targets: ["StockCSV"]),
         .library(name: "wharf-erp-xml", type: .dynamic, targets: ["ERPXMLFeed"]),
         .library(name: "wharf-oms", type: .dynamic, targets: ["OMS"]),
+        .library(name: "wharf-edm-export", type: .dynamic, targets: ["EDMExport"]),
+        .library(name: "wharf-bi-export", type: .dynamic, targets: ["BIExport"]),
     ] + fixturePlugins.map { name in
         .library(name: "wharf-fixture-\(kebab(name))", type: .dynamic, targets: ["Fixture\(name)"])
     },
@@ -30,6 +32,8 @@ let package = Package(
         .systemLibrary(name: "CLibXML2", path: "Core/CLibXML2", pkgConfig: "libxml-2.0", providers: [.apt(["libxml2-dev"])]),
         .target(name: "CWharfSystem", path: "Core/CWharfSystem"),
         .target(name: "WharfABI", path: "Core/WharfABI"),
+        // gzip for export files (zlib; the exports' `gzip: true`).
+        .systemLibrary(name: "CZlib", path: "Core/CZlib", pkgConfig: "zlib", providers: [.apt(["zlib1g-dev"])]),
 
         // MARK: Host
         .target(name: "WharfModel", path: "Core/WharfModel"),
@@ -54,6 +58,9 @@ let package = Package(
         .target(name: "StockCSV", dependencies: ["WharfABI"], path: "Plugins/StockCSV"),
         .target(name: "ERPXMLFeed", dependencies: ["WharfPluginKit", "WharfABI", "CLibXML2"], path: "Plugins/ERPXMLFeed"),
         .target(name: "OMS", dependencies: ["WharfPluginKit", "WharfABI"], path: "Plugins/OMS"),
+        .target(name: "WharfExportKit", dependencies: ["WharfPluginKit", "WharfABI", "WharfModel", "WharfAuth", "CZlib"], path: "Plugins/WharfExportKit"),
+        .target(name: "EDMExport", dependencies: ["WharfExportKit", "WharfPluginKit", "WharfABI"], path: "Plugins/EDMExport"),
+        .target(name: "BIExport", dependencies: ["WharfExportKit", "WharfPluginKit", "WharfABI"], path: "Plugins/BIExport"),
 
         // MARK: Tests
         .target(name: "WharfTestSupport", path: "Tests/WharfTestSupport"),

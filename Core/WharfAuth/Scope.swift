@@ -41,6 +41,14 @@ public struct Scope: RawRepresentable, Sendable, Hashable, Comparable, CustomStr
     public static let ordersRead = Scope(rawValue: "orders:read")
     /// Place and cancel orders, and re-send outbox messages.
     public static let ordersWrite = Scope(rawValue: "orders:write")
+    /// Read customers and their marketing consent.
+    public static let customersRead = Scope(rawValue: "customers:read")
+    /// Record customers and marketing consent (`PUT /v1/customers/{id}`, `PUT /v1/consents/{email}`).
+    public static let customersWrite = Scope(rawValue: "customers:write")
+    /// List export runs and download their files.
+    public static let exportsRead = Scope(rawValue: "exports:read")
+    /// Start exports (`POST /v1/exports/{connector}`).
+    public static let exportsWrite = Scope(rawValue: "exports:write")
     /// Everything: grants every other scope.
     public static let admin = Scope(rawValue: "admin")
 
@@ -48,6 +56,7 @@ public struct Scope: RawRepresentable, Sendable, Hashable, Comparable, CustomStr
     public static let known: [Scope] = [
         .catalogRead, .catalogWrite, .inventoryRead, .inventoryWrite, .connectorsRead, .runsRead, .runsWrite, .pluginsRead, .metaRead, .metricsRead,
         .ordersRead, .ordersWrite,
+        .customersRead, .customersWrite, .exportsRead, .exportsWrite,
         .admin,
     ]
 

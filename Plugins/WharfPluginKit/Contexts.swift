@@ -232,6 +232,36 @@ public final class ExportContext: PluginContext, @unchecked Sendable {
     ) throws {
         try readFromHost(self, entity: entity, changedSince: changedSince, batchSize: batchSize, body)
     }
+
+    /// True when the host has the export services appended to the ABI (`cursor_set`, `export_file`, `run_parameter`).
+    public var hostHasExportServices: Bool {
+        Int(host.pointee.struct_size)
+            >= MemoryLayout<wharf_host_api>.offset(of: \wharf_host_api.run_parameter)! + MemoryLayout<UnsafeRawPointer?>.size
+    }
+
+    /// One parameter of this run (`POST /v1/exports/{connector}` body: "full", "from", "to"), or nil.
+    public func parameter(_ name: String) -> String? {
+        guard isValid, hostHasExportServices else { return nil }
+        return name.withCString { host.pointee.run_parameter(raw, $0).map { String(cString: $0) } }
+    }
+
+    /// Stores the connector's watermark now. Call it only after every file it covers is in place.
+    public func setCursor(_ cursor: String) throws(PluginError) {
+        try checkValid("setCursor()")
+        guard hostHasExportServices else { throw PluginError.unsupported("this Wharf host cannot store an export's watermark (cursor_set); upgrade it") }
+        let status = cursor.withCString { host.pointee.cursor_set(raw, $0) }
+        guard status == WHARF_OK else { throw PluginError(PluginError.Status(rawValue: status), "the host could not store the watermark") }
+    }
+
+    /// Tells the host about a completed file (for `GET /v1/exports` and downloads).
+    public func addFile(name: String, path: String, rows: Int64, bytes: Int64, sha256: String) throws(PluginError) {
+        try checkValid("addFile()")
+        guard hostHasExportServices else { return }  // an older host just does not list files
+        let status = name.withCString { n in
+            path.withCString { p in sha256.withCString { s in host.pointee.export_file(raw, n, p, UInt64(rows), UInt64(bytes), s) } }
+        }
+        guard status == WHARF_OK else { throw PluginError(PluginError.Status(rawValue: status), "the host could not record export file \(name)") }
+    }
 }
 
 /// The host services during `call`: reading records (the response is what `call` returns).

@@ -52,7 +52,7 @@ enum OpenAPIDocument {
             ],
             "servers": [["url": "/"]],
             "paths": paths,
-            "components": ["schemas": schemas.merging(OrderRoutes.schemas) { _, orders in orders }, "securitySchemes": [
+            "components": ["schemas": schemas.merging(OrderRoutes.schemas) { _, orders in orders }.merging(ExportRoutes.schemas) { _, exports in exports }, "securitySchemes": [
                 "bearerKey": ["type": "http", "scheme": "bearer", "description": "Authorization: Bearer <API key>"],
                 "headerKey": ["type": "apiKey", "in": "header", "name": "X-API-Key"],
             ]],

@@ -251,6 +251,7 @@ public final class RESTAPI: Sendable {
 
         routes += RunRoutes.routes(deployment: deployment, coordinator: coordinator)
         routes += OrderRoutes.routes(store: store, outbox: outbox, prices: BasePriceCheck(store: store))
+        routes += ExportRoutes.routes(deployment: deployment, coordinator: coordinator)
 
         routes.append(APIRoute(
             method: .GET, path: "/v1/runs", scope: Scope.runsRead, operationID: "listRuns",

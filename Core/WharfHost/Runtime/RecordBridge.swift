@@ -93,6 +93,15 @@ enum RecordWriter {
     static func withCRecords(
         _ records: [ModelRecord], entity: String, _ body: (UnsafePointer<wharf_record>, Int) -> wharf_status
     ) -> wharf_status {
+        withCRecords(fields: records.map { RecordCodec.encode($0).map { (name: $0.name, value: $0.value) } }, entity: entity, body)
+    }
+
+    /// Calls `body` with C records made of flat field lists (the export entities); freed when `body` returns.
+    static func withCRecords(
+        fields encoded: [[(name: String, value: String)]], entity: String,
+        _ body: (UnsafePointer<wharf_record>, Int) -> wharf_status
+    ) -> wharf_status {
+        let records = encoded
         var strings: [UnsafeMutablePointer<CChar>] = []
         defer { for pointer in strings { free(pointer) } }
         func c(_ text: String) -> UnsafeMutablePointer<CChar> {
@@ -101,7 +110,6 @@ enum RecordWriter {
             return pointer
         }
         let entityPointer = c(entity)
-        let encoded = records.map { RecordCodec.encode($0) }
         let fieldArrays = encoded.map { fields in
             let array = UnsafeMutablePointer<wharf_field>.allocate(capacity: max(fields.count, 1))
             for (index, field) in fields.enumerated() {
