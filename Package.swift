@@ -93,6 +93,8 @@ let package = Package(
         .executableTarget(name: "FuzzManifest", dependencies: ["WharfManifest", "FuzzDriver"], path: "Tests/Fuzz/Manifest"),
         // Order placement benchmark driver (scripts/bench-orders).
         .executableTarget(name: "BenchOrders", dependencies: ["WharfTestSupport"], path: "Tests/Bench/Orders"),
+        // Export benchmark driver (scripts/bench-exports).
+        .executableTarget(name: "BenchExports", dependencies: ["WharfHost", "WharfStore", "WharfModel", "WharfManifest"], path: "Tests/Bench/Exports"),
         .executableTarget(name: "FuzzERPXML", dependencies: ["ERPXMLFeed", "WharfABI", "WharfManifest", "FuzzDriver"], path: "Tests/Fuzz/ERPXMLFeed"),
     ] + fixturePlugins.map { name in
         .target(name: "Fixture\(name)", dependencies: ["WharfABI", "FixtureSupport"], path: "Tests/Fixtures/Plugins/\(name)")

@@ -140,16 +140,22 @@ extension Store {
                     st.bind(3, since)
                     st.bind(4, size)
                     var out: [(Int64, Int64, [ExportField])] = []
+                    // An order's lines share its times and number: format them once per order.
+                    var current: (id: Int64, number: String, currency: String, created: String, updated: String) = (-1, "", "", "", "")
                     while try st.step() {
                         let quantity = st.int64(4), unit = st.int64(5)
+                        if st.int64(0) != current.id {
+                            current = (st.int64(0), st.text(2), st.text(6),
+                                Timestamp(millisecondsSinceEpoch: st.int64(10)).rfc3339,
+                                Timestamp(millisecondsSinceEpoch: st.int64(11)).rfc3339)
+                        }
                         out.append((st.int64(0), st.int64(1), [
-                            ("order_number", st.text(2)), ("line_number", String(st.int64(1))), ("sku", st.text(3)),
+                            ("order_number", current.number), ("line_number", String(st.int64(1))), ("sku", st.text(3)),
                             ("quantity", String(quantity)), ("unit_price", String(unit)),
-                            ("line_total", String(quantity &* unit)), ("currency", st.text(6)),
+                            ("line_total", String(quantity &* unit)), ("currency", current.currency),
                             ("shipped_quantity", String(st.int64(7))), ("cancelled_quantity", String(st.int64(8))),
                             ("returned_quantity", String(st.int64(9))),
-                            ("order_created_at", Timestamp(millisecondsSinceEpoch: st.int64(10)).rfc3339),
-                            ("updated_at", Timestamp(millisecondsSinceEpoch: st.int64(11)).rfc3339),
+                            ("order_created_at", current.created), ("updated_at", current.updated),
                         ]))
                     }
                     return out

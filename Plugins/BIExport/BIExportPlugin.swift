@@ -103,55 +103,66 @@ public struct BIExportPlugin: WharfPlugin {
                 return key
             }
             let isInteger = entity.columns.map { entity.integers.contains($0) }
-            var line: [UInt8] = []
-            line.reserveCapacity(512)
             var checked = false
-            try context.readRecords(entity: name, changedSince: run.changedSince, batchSize: 5000) { records in
+            // Rows are copied from the host's C strings straight into the files: no Swift strings per field.
+            var lastDay: [UInt8] = []
+            var writers: [ExportFileWriter] = []
+            try context.readRawRecords(entity: name, changedSince: run.changedSince, batchSize: 5000) { batch in
                 if context.isCancelled { throw PluginError.cancelled() }
-                for record in records {
+                for index in 0..<batch.count {
+                    let fields = batch.fields(index)
                     if !checked {
-                        try ExportRows.check(record, columns: entity.columns)
+                        let names = fields.map(RawRecordBatch.name)
+                        guard names == entity.columns else {
+                            throw PluginError.unsupported("the host's \(name) rows have fields \(names.joined(separator: ",")), not \(entity.columns.joined(separator: ",")); this plugin needs a matching Wharf version")
+                        }
                         checked = true
                     }
-                    let fields = record.fields
-                    guard run.inRange(fields[fields.count - 1].value ?? "") else { continue }
-                    let day = String((fields[entity.dayColumn].value ?? "").prefix(10))
-                    for format in formats {
-                        let fileName = "\(name)/day=\(day)/\(name).\(format)"
-                        let writer: ExportFileWriter
-                        if let existing = open[fileName] {
-                            writer = existing
-                        } else {
-                            writer = try run.open(fileName)
+                    guard fields.count == entity.columns.count, run.inRange(bytes: RawRecordBatch.value(fields[fields.count - 1])) else { continue }
+                    let dayBytes = RawRecordBatch.value(fields[entity.dayColumn])
+                    let day = dayBytes.count >= 10 ? UnsafeRawBufferPointer(rebasing: dayBytes[0..<10]) : dayBytes
+                    if !day.elementsEqual(lastDay) {
+                        lastDay = Array(day)
+                        let dayText = String(decoding: lastDay, as: UTF8.self)
+                        writers = try formats.map { format in
+                            let fileName = "\(name)/day=\(dayText)/\(name).\(format)"
+                            if let existing = open[fileName] { return existing }
+                            let writer = try run.open(fileName)
                             if format == "csv" { try writer.writeHeader(header) }
                             open[fileName] = writer
+                            return writer
                         }
-                        line.removeAll(keepingCapacity: true)
+                    }
+                    for (formatIndex, format) in formats.enumerated() {
+                        let writer = writers[formatIndex]
                         if format == "csv" {
-                            for (index, field) in fields.enumerated() {
-                                if index > 0 { line.append(0x2C) }
-                                ExportEncoding.appendCSV(field.value ?? "", to: &line)
-                            }
-                            line.append(0x0D)
-                            line.append(0x0A)
-                        } else {
-                            line.append(0x7B)
-                            for (index, field) in fields.enumerated() {
-                                if index > 0 { line.append(0x2C) }
-                                line.append(contentsOf: keys[index])
-                                let value = field.value ?? ""
-                                if value.isEmpty {
-                                    line.append(contentsOf: [0x6E, 0x75, 0x6C, 0x6C])  // null
-                                } else if isInteger[index] {
-                                    line.append(contentsOf: value.utf8)
-                                } else {
-                                    ExportEncoding.appendJSONString(value, to: &line)
+                            try writer.writeRow { line in
+                                for i in 0..<fields.count {
+                                    if i > 0 { line.append(0x2C) }
+                                    ExportEncoding.appendCSV(bytes: RawRecordBatch.value(fields[i]), to: &line)
                                 }
+                                line.append(0x0D)
+                                line.append(0x0A)
                             }
-                            line.append(0x7D)
-                            line.append(0x0A)
+                        } else {
+                            try writer.writeRow { line in
+                                line.append(0x7B)
+                                for i in 0..<fields.count {
+                                    if i > 0 { line.append(0x2C) }
+                                    line.append(contentsOf: keys[i])
+                                    let value = RawRecordBatch.value(fields[i])
+                                    if value.isEmpty {
+                                        line.append(contentsOf: [0x6E, 0x75, 0x6C, 0x6C])  // null
+                                    } else if isInteger[i] {
+                                        line.append(contentsOf: value)
+                                    } else {
+                                        ExportEncoding.appendJSONString(bytes: value, to: &line)
+                                    }
+                                }
+                                line.append(0x7D)
+                                line.append(0x0A)
+                            }
                         }
-                        try writer.writeRow(line)
                     }
                     written += 1
                     if let crashAfterRows, written >= crashAfterRows { abort() }

@@ -134,6 +134,47 @@ public enum ExportEncoding {
         }
     }
 
+    /// Appends `bytes` (UTF-8) as one CSV field, quoted only when needed.
+    @inline(__always)
+    public static func appendCSV(bytes: UnsafeRawBufferPointer, to out: inout [UInt8]) {
+        var needsQuotes = false
+        for byte in bytes where byte == 0x2C || byte == 0x22 || byte == 0x0A || byte == 0x0D {
+            needsQuotes = true
+            break
+        }
+        guard needsQuotes else {
+            out.append(contentsOf: bytes)
+            return
+        }
+        out.append(0x22)
+        for byte in bytes {
+            if byte == 0x22 { out.append(0x22) }
+            out.append(byte)
+        }
+        out.append(0x22)
+    }
+
+    /// Appends `bytes` (UTF-8) as a JSON string literal.
+    public static func appendJSONString(bytes: UnsafeRawBufferPointer, to out: inout [UInt8]) {
+        let hex: StaticString = "0123456789abcdef"
+        out.append(0x22)
+        for byte in bytes {
+            switch byte {
+            case 0x22: out.append(0x5C); out.append(0x22)
+            case 0x5C: out.append(0x5C); out.append(0x5C)
+            case 0x0A: out.append(0x5C); out.append(0x6E)
+            case 0x0D: out.append(0x5C); out.append(0x72)
+            case 0x09: out.append(0x5C); out.append(0x74)
+            case 0..<0x20:
+                out.append(contentsOf: [0x5C, 0x75, 0x30, 0x30])
+                out.append(hex.utf8Start[Int(byte >> 4)])
+                out.append(hex.utf8Start[Int(byte & 15)])
+            default: out.append(byte)
+            }
+        }
+        out.append(0x22)
+    }
+
     /// Appends `values` as one CSV line ending in CRLF (RFC 4180).
     public static func appendCSVLine(_ values: [String], to out: inout [UInt8]) {
         for (index, value) in values.enumerated() {
@@ -146,23 +187,7 @@ public enum ExportEncoding {
 
     /// Appends `value` as a JSON string literal.
     public static func appendJSONString(_ value: String, to out: inout [UInt8]) {
-        out.append(0x22)
         var value = value
-        value.withUTF8 { utf8 in
-            for byte in utf8 {
-                switch byte {
-                case 0x22: out.append(0x5C); out.append(0x22)
-                case 0x5C: out.append(0x5C); out.append(0x5C)
-                case 0x0A: out.append(0x5C); out.append(0x6E)
-                case 0x0D: out.append(0x5C); out.append(0x72)
-                case 0x09: out.append(0x5C); out.append(0x74)
-                case 0..<0x20:
-                    let hex = Array("0123456789abcdef".utf8)
-                    out.append(contentsOf: [0x5C, 0x75, 0x30, 0x30, hex[Int(byte >> 4)], hex[Int(byte & 15)]])
-                default: out.append(byte)
-                }
-            }
-        }
-        out.append(0x22)
+        value.withUTF8 { appendJSONString(bytes: UnsafeRawBufferPointer($0), to: &out) }
     }
 }

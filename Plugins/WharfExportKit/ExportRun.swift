@@ -123,6 +123,22 @@ public final class ExportRun {
         updatedAt < to && (from.map { updatedAt >= $0 } ?? true)
     }
 
+    /// ``inRange(_:)`` on the bytes of a change time, without making a string.
+    @inline(__always)
+    public func inRange(bytes: UnsafeRawBufferPointer) -> Bool {
+        Self.less(bytes, toBytes) && (fromBytes.map { !Self.less(bytes, $0) } ?? true)
+    }
+
+    private lazy var toBytes: [UInt8] = Array(to.utf8)
+    private lazy var fromBytes: [UInt8]? = from.map { Array($0.utf8) }
+
+    @inline(__always)
+    private static func less(_ a: UnsafeRawBufferPointer, _ b: [UInt8]) -> Bool {
+        let n = min(a.count, b.count)
+        for i in 0..<n where a[i] != b[i] { return a[i] < b[i] }
+        return a.count < b.count
+    }
+
     /// The `changed_since` to read with.
     public var changedSince: String? { from }
 
