@@ -1,5 +1,6 @@
 import Foundation
 import WharfAuth
+import WharfManifest
 import WharfModel
 import WharfPlugins
 import WharfStore
@@ -114,6 +115,29 @@ final class ExportTests: XCTestCase {
         let bad = try XCTUnwrap(manifest.connector(named: "bad"))
         let problem = ConnectorRunner.checkConfiguration(of: bad, manifest: manifest, plugins: env.deployment.plugins, logger: env.deployment.logger)
         XCTAssertEqual(problem?.contains("connectors[1].mapping.columns[1].field: expected one of email"), true, problem ?? "accepted")
+    }
+
+    func testTheExampleManifestPassesBothPluginsChecksAndBadSettingsAreRefusedWithTheirPath() throws {
+        let path = BuildProducts.packageRoot.appendingPathComponent("manifests/examples/exports.json5").path
+        let manifest = try Manifest.load(path: path)
+        env = try makeEnv()
+        for connector in manifest.connectors {
+            XCTAssertNil(ConnectorRunner.checkConfiguration(
+                of: connector, manifest: manifest, plugins: env.deployment.plugins, logger: env.deployment.logger), connector.name)
+        }
+        let bad = try TestDeployment(connectors: """
+            [ { name: "a", plugin: "bi-export", config: { folder: "out", formats: ["csv", "xlsx"] } },
+              { name: "b", plugin: "bi-export", config: { formats: ["csv"] } },
+              { name: "c", plugin: "edm-export", config: { folder: "out", preset: "nope" } },
+              { name: "d", plugin: "edm-export", config: { folder: "out", gzip: "yes" } } ]
+            """)
+        let problems = bad.deployment.manifest.connectors.map {
+            ConnectorRunner.checkConfiguration(of: $0, manifest: bad.deployment.manifest, plugins: env.deployment.plugins, logger: env.deployment.logger) ?? "accepted"
+        }
+        XCTAssertTrue(problems[0].contains("connectors[0].config.formats[1]: expected one of csv, ndjson, found xlsx"), problems[0])
+        XCTAssertTrue(problems[1].contains("connectors[1].config.folder: required"), problems[1])
+        XCTAssertTrue(problems[2].contains("connectors[2].config.preset: 'nope' is not a preset; presets: mailchimp, wharf"), problems[2])
+        XCTAssertTrue(problems[3].contains("connectors[3].config.gzip: expected true or false"), problems[3])
     }
 
     func placeOrders(_ count: Int) throws -> [Order] {
