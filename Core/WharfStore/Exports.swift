@@ -1,3 +1,4 @@
+import Foundation
 import CSQLite
 import WharfModel
 
@@ -6,7 +7,9 @@ public typealias ExportField = (name: String, value: String)
 
 extension Store {
     /// Entities only export plugins read (their rows are flat field lists, not model records).
-    public static let exportEntities = ["order", "order_line", "consent", "customer"]
+    public static let exportEntities = [
+        "order", "order_line", "consent", "customer", "shipment_line", "return_line", "product_summary", "stock_snapshot",
+    ]
 
     /// Stores `customer` (insert or replace by id); keeps the first `createdAt`. Returns the stored customer.
     @discardableResult
@@ -198,6 +201,87 @@ extension Store {
                     ("updated_at", Timestamp(millisecondsSinceEpoch: st.int64(6)).rfc3339),
                 ]
             }
+        case "shipment_line", "return_line":
+            // Shipments and returns never change once recorded: their change time is when Wharf recorded them.
+            let shipments = entity == "shipment_line"
+            let sql = shipments
+                ? """
+                SELECT s.id, s.external_id, o.number, s.lines, s.carrier, s.tracking_numbers, s.shipped_at, s.created_at
+                FROM shipments s JOIN orders o ON o.id = s.order_id
+                WHERE s.id > ?1 AND s.created_at >= ?2 ORDER BY s.id LIMIT ?3
+                """
+                : """
+                SELECT r.id, r.external_id, o.number, r.lines, r.exchange_for, NULL, r.received_at, r.created_at
+                FROM order_returns r JOIN orders o ON o.id = r.order_id
+                WHERE r.id > ?1 AND r.created_at >= ?2 ORDER BY r.id LIMIT ?3
+                """
+            var after: Int64 = 0
+            while true {
+                let rows = try read("read \(entity) rows for export") { db -> [(Int64, [[ExportField]])] in
+                    let st = try db.statement(sql)
+                    defer { st.reset() }
+                    st.bind(1, after)
+                    st.bind(2, since)
+                    st.bind(3, size)
+                    var out: [(Int64, [[ExportField]])] = []
+                    while try st.step() {
+                        let at = Timestamp(millisecondsSinceEpoch: st.int64(6)).rfc3339
+                        let updated = Timestamp(millisecondsSinceEpoch: st.int64(7)).rfc3339
+                        let lines = Store.lines(fromJSON: st.text(3))
+                        out.append((st.int64(0), lines.enumerated().map { index, line in
+                            shipments
+                                ? [
+                                    ("shipment_id", st.text(1)), ("order_number", st.text(2)), ("line_index", String(index + 1)),
+                                    ("sku", line.sku), ("quantity", String(line.quantity)), ("carrier", st.optionalText(4) ?? ""),
+                                    ("tracking_numbers", Store.trackingList(st.text(5))), ("shipped_at", at), ("updated_at", updated),
+                                ]
+                                : [
+                                    ("return_id", st.text(1)), ("order_number", st.text(2)), ("line_index", String(index + 1)),
+                                    ("sku", line.sku), ("quantity", String(line.quantity)), ("reason", line.reason ?? ""),
+                                    ("restock", line.restock ? "true" : "false"), ("exchange_for", st.optionalText(4) ?? ""),
+                                    ("received_at", at), ("updated_at", updated),
+                                ]
+                        }))
+                    }
+                    return out
+                }
+                guard let last = rows.last else { return }
+                after = last.0
+                guard try body(rows.flatMap(\.1)), Int64(rows.count) == size else { return }
+            }
+        case "product_summary":
+            try pageByText(
+                "read products for export",
+                """
+                SELECT sku, name, status, created_at, updated_at FROM products
+                WHERE sku > ?1 AND updated_at >= ?2 ORDER BY sku LIMIT ?3
+                """, since: since, size: size, body
+            ) { st in
+                [
+                    ("sku", st.text(0)), ("name", st.text(1)), ("status", st.text(2)),
+                    ("created_at", Timestamp(millisecondsSinceEpoch: st.int64(3)).rfc3339),
+                    ("updated_at", Timestamp(millisecondsSinceEpoch: st.int64(4)).rfc3339),
+                ]
+            }
+        case "stock_snapshot":
+            // The state now, per SKU over all sources: a snapshot, so `changedSince` filters on the SKU's latest change.
+            try pageByText(
+                "read the inventory snapshot for export",
+                """
+                SELECT i.sku, sum(CASE WHEN i.status = 'in_stock' THEN i.quantity ELSE 0 END),
+                       coalesce((SELECT sum(r.reserved) FROM reservation_totals r WHERE r.sku = i.sku), 0),
+                       count(*), max(i.updated_at)
+                FROM inventory_source_items i WHERE i.sku > ?1
+                GROUP BY i.sku HAVING max(i.updated_at) >= ?2 ORDER BY i.sku LIMIT ?3
+                """, since: since, size: size, body
+            ) { st in
+                let onHand = st.int64(1), reserved = st.int64(2)
+                return [
+                    ("sku", st.text(0)), ("in_stock_quantity", String(onHand)), ("reserved_quantity", String(reserved)),
+                    ("salable_quantity", String(max(0, onHand - reserved))), ("sources", String(st.int64(3))),
+                    ("updated_at", Timestamp(millisecondsSinceEpoch: st.int64(4)).rfc3339),
+                ]
+            }
         default:
             throw StoreError(
                 code: .invalidArgument,
@@ -281,6 +365,11 @@ extension Store {
     }
 
     // MARK: Not public
+
+    /// A stored JSON array of tracking numbers as one space-separated field.
+    static func trackingList(_ json: String) -> String {
+        ((try? JSONDecoder().decode([String].self, from: Data(json.utf8))) ?? []).joined(separator: " ")
+    }
 
     private func pageByInteger(
         _ what: String, _ sql: String, since: Int64, size: Int64, _ body: ([[ExportField]]) throws -> Bool,

@@ -11,11 +11,12 @@ public func wharfPluginEntry(
     PluginExport.descriptor(for: BIExportPlugin.self, hostMajor: hostMajor, hostMinor: hostMinor, host: host)
 }
 
-/// Sales facts for business intelligence: orders and order lines changed in the run's range, as CSV and/or NDJSON,
+/// Sales facts for business intelligence: orders, order lines, shipment lines, return lines and products changed in
+/// the run's range, plus a daily inventory snapshot, as CSV and/or NDJSON,
 /// one file per entity, day and format (`order_line/day=2026-11-23/order_line.csv`), plus the run's
 /// `manifest.json` (files, rows, bytes, SHA-256, watermark range). Column names and types: docs/exports.md.
 ///
-/// Config: the shared export keys (``ExportSettings``) plus `entities` (default `["order", "order_line"]`) and
+/// Config: the shared export keys (``ExportSettings``) plus `entities` (default all of ``entityOrder``) and
 /// `formats` (default `["csv", "ndjson"]`).
 public struct BIExportPlugin: WharfPlugin {
     /// `bi-export`.
@@ -25,37 +26,64 @@ public struct BIExportPlugin: WharfPlugin {
     /// The plugin's version.
     public static let version = "1.0.0"
     /// One line for people.
-    public static let description: String? = "Orders and order lines to BI as day-partitioned CSV/NDJSON with a run manifest"
+    public static let description: String? = "Orders, lines, shipments, returns, products and inventory snapshots to BI as day-partitioned CSV/NDJSON with a run manifest"
     /// Export only.
     public static let capabilities: PluginCapabilities = [.export]
 
-    /// One exported entity: the host's fields (the columns, in order), which are integers, and the day column.
+    /// One exported entity: the host's entity and fields (the columns, in order), which are JSON literals in
+    /// NDJSON (integers, booleans), and the column that gives the day partition.
     struct Entity {
         let name: String
+        let hostEntity: String
         let columns: [String]
-        let integers: Set<String>
-        let dayColumn: Int
+        let literals: Set<String>
+        /// The column whose date is the partition; nil for a snapshot (partitioned by the run's day).
+        let dayColumn: Int?
     }
 
-    /// The entities this plugin exports.
+    /// The entities this plugin exports, in the order they are written.
+    static let entityOrder = ["order", "order_line", "shipment_line", "return_line", "product", "inventory_snapshot"]
+
+    /// The entities by name.
     static let entities: [String: Entity] = [
         "order": Entity(
-            name: "order",
+            name: "order", hostEntity: "order",
             columns: [
                 "number", "id", "channel", "customer_id", "company_id", "company_user_id", "status", "currency",
                 "subtotal", "shipping_total", "tax_total", "grand_total", "created_at", "updated_at",
             ],
-            integers: ["subtotal", "shipping_total", "tax_total", "grand_total"], dayColumn: 12),
+            literals: ["subtotal", "shipping_total", "tax_total", "grand_total"], dayColumn: 12),
         "order_line": Entity(
-            name: "order_line",
+            name: "order_line", hostEntity: "order_line",
             columns: [
                 "order_number", "line_number", "sku", "quantity", "unit_price", "line_total", "currency",
                 "shipped_quantity", "cancelled_quantity", "returned_quantity", "order_created_at", "updated_at",
             ],
-            integers: [
+            literals: [
                 "line_number", "quantity", "unit_price", "line_total", "shipped_quantity", "cancelled_quantity",
                 "returned_quantity",
             ], dayColumn: 10),
+        "shipment_line": Entity(
+            name: "shipment_line", hostEntity: "shipment_line",
+            columns: [
+                "shipment_id", "order_number", "line_index", "sku", "quantity", "carrier", "tracking_numbers",
+                "shipped_at", "updated_at",
+            ],
+            literals: ["line_index", "quantity"], dayColumn: 7),
+        "return_line": Entity(
+            name: "return_line", hostEntity: "return_line",
+            columns: [
+                "return_id", "order_number", "line_index", "sku", "quantity", "reason", "restock", "exchange_for",
+                "received_at", "updated_at",
+            ],
+            literals: ["line_index", "quantity", "restock"], dayColumn: 8),
+        "product": Entity(
+            name: "product", hostEntity: "product_summary", columns: ["sku", "name", "status", "created_at", "updated_at"],
+            literals: [], dayColumn: 4),
+        "inventory_snapshot": Entity(
+            name: "inventory_snapshot", hostEntity: "stock_snapshot",
+            columns: ["sku", "in_stock_quantity", "reserved_quantity", "salable_quantity", "sources", "updated_at"],
+            literals: ["in_stock_quantity", "reserved_quantity", "salable_quantity", "sources"], dayColumn: nil),
     ]
 
     /// The formats.
@@ -81,7 +109,8 @@ public struct BIExportPlugin: WharfPlugin {
                 return text
             }
         }
-        entityNames = try list("entities", allowed: ["order", "order_line"], default: ["order", "order_line"])
+        let chosen = try list("entities", allowed: Self.entityOrder, default: Self.entityOrder)
+        entityNames = Self.entityOrder.filter { chosen.contains($0) }
         formats = try list("formats", allowed: Self.formatNames, default: Self.formatNames)
     }
 
@@ -102,12 +131,16 @@ public struct BIExportPlugin: WharfPlugin {
                 key.append(0x3A)
                 return key
             }
-            let isInteger = entity.columns.map { entity.integers.contains($0) }
+            let isInteger = entity.columns.map { entity.literals.contains($0) }
+            // A snapshot is the state now, written by the first run of each UTC day (and by full or first runs).
+            let runDay = Array(run.to.utf8.prefix(10))
+            if entity.dayColumn == nil, let from = run.from, from.utf8.prefix(10).elementsEqual(runDay) { continue }
             var checked = false
             // Rows are copied from the host's C strings straight into the files: no Swift strings per field.
             var lastDay: [UInt8] = []
             var writers: [ExportFileWriter] = []
-            try context.readRawRecords(entity: name, changedSince: run.changedSince, batchSize: 5000) { batch in
+            let changedSince = entity.dayColumn == nil ? nil : run.changedSince
+            try context.readRawRecords(entity: entity.hostEntity, changedSince: changedSince, batchSize: 5000) { batch in
                 if context.isCancelled { throw PluginError.cancelled() }
                 for index in 0..<batch.count {
                     let fields = batch.fields(index)
@@ -118,9 +151,15 @@ public struct BIExportPlugin: WharfPlugin {
                         }
                         checked = true
                     }
-                    guard fields.count == entity.columns.count, run.inRange(bytes: RawRecordBatch.value(fields[fields.count - 1])) else { continue }
-                    let dayBytes = RawRecordBatch.value(fields[entity.dayColumn])
-                    let day = dayBytes.count >= 10 ? UnsafeRawBufferPointer(rebasing: dayBytes[0..<10]) : dayBytes
+                    guard fields.count == entity.columns.count else { continue }
+                    let day: UnsafeRawBufferPointer
+                    if let dayColumn = entity.dayColumn {
+                        guard run.inRange(bytes: RawRecordBatch.value(fields[fields.count - 1])) else { continue }
+                        let dayBytes = RawRecordBatch.value(fields[dayColumn])
+                        day = dayBytes.count >= 10 ? UnsafeRawBufferPointer(rebasing: dayBytes[0..<10]) : dayBytes
+                    } else {
+                        day = runDay.withUnsafeBytes { $0 }  // runDay lives for the whole read
+                    }
                     if !day.elementsEqual(lastDay) {
                         lastDay = Array(day)
                         let dayText = String(decoding: lastDay, as: UTF8.self)

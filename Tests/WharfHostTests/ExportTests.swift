@@ -18,7 +18,9 @@ final class ExportTests: XCTestCase {
     func makeEnv(isolation: String = "inprocess", gzip: Bool = false) throws -> TestDeployment {
         let env = try TestDeployment(connectors: """
             [ { name: "edm", plugin: "edm-export", isolation: "\(isolation)", config: { folder: "out/edm", settleSeconds: 0 } },
-              { name: "bi", plugin: "bi-export", isolation: "\(isolation)", config: { folder: "out/bi", settleSeconds: 0, gzip: \(gzip) } } ]
+              { name: "bi", plugin: "bi-export", isolation: "\(isolation)",
+                config: { folder: "out/bi", settleSeconds: 0, gzip: \(gzip), entities: ["order", "order_line"] } },
+              { name: "facts", plugin: "bi-export", isolation: "\(isolation)", config: { folder: "out/facts", settleSeconds: 0, formats: ["csv"] } } ]
             """)
         for product in ["wharf-edm-export", "wharf-bi-export"] {
             try env.deployment.plugins.install(from: BuildProducts.plugin(product).path, replace: false, host: HostServices.table)
@@ -263,6 +265,58 @@ final class ExportTests: XCTestCase {
         let now = try orders.map { try XCTUnwrap(try store.order(number: $0.number)) }
         XCTAssertEqual(try text(fullFolder + "/order/day=\(day)/order.csv"), expectedOrderCSV(now))
         XCTAssertTrue(fullFolder.hasSuffix("/start--" + (try store.cursor(connector: "bi")!).replacingOccurrences(of: ":", with: "")))
+    }
+
+    func testShipmentsReturnsProductsAndADailyInventorySnapshotAreExportedWithEveryColumn() throws {
+        env = try makeEnv()
+        let store = env.deployment.store
+        let orders = try placeOrders(1)
+        let number = orders[0].number
+        let shippedAt = Timestamp(rfc3339: "2026-11-22T08:00:00Z")!, receivedAt = Timestamp(rfc3339: "2026-11-23T09:00:00Z")!
+        _ = try store.recordShipment(Shipment(
+            id: "S-1", orderNumber: number, carrier: "DHL", trackingNumbers: ["T1", "T2"],
+            lines: [FulfilmentLine(sku: "MUG", quantity: 1), FulfilmentLine(sku: "TEE", quantity: 2)], shippedAt: shippedAt))
+        _ = try store.recordReturn(OrderReturn(
+            id: "R-1", orderNumber: number, lines: [FulfilmentLine(sku: "TEE", quantity: 1, reason: "too small, \"S\"", restock: true)],
+            receivedAt: receivedAt))
+        tick()
+        let run = try env.run("facts")
+        XCTAssertEqual(run.state, .succeeded, run.error ?? "")
+        let folder = try runFolder(env, "facts", run: run)
+        let recorded = (try store.exportFiles(runIDs: [run.id])[run.id] ?? []).map(\.name)
+        // Shipments and returns carry the time Wharf recorded them as their change time.
+        let shipmentCSV = try text(folder + "/shipment_line/day=2026-11-22/shipment_line.csv").split(separator: "\r\n").map(String.init)
+        XCTAssertEqual(shipmentCSV.count, 3)
+        XCTAssertEqual(shipmentCSV[0], "shipment_id,order_number,line_index,sku,quantity,carrier,tracking_numbers,shipped_at,updated_at")
+        XCTAssertTrue(shipmentCSV[1].hasPrefix("S-1,\(number),1,MUG,1,DHL,T1 T2,2026-11-22T08:00:00.000Z,"), shipmentCSV[1])
+        XCTAssertTrue(shipmentCSV[2].hasPrefix("S-1,\(number),2,TEE,2,DHL,T1 T2,2026-11-22T08:00:00.000Z,"), shipmentCSV[2])
+        let returnCSV = try text(folder + "/return_line/day=2026-11-23/return_line.csv").split(separator: "\r\n").map(String.init)
+        XCTAssertEqual(returnCSV[0], "return_id,order_number,line_index,sku,quantity,reason,restock,exchange_for,received_at,updated_at")
+        XCTAssertTrue(returnCSV[1].hasPrefix("R-1,\(number),1,TEE,1,\"too small, \"\"S\"\"\",true,,2026-11-23T09:00:00.000Z,"), returnCSV[1])
+        XCTAssertEqual(returnCSV.count, 2)
+
+        let products = try ["MUG", "TEE"].map { try XCTUnwrap(try store.product(sku: $0)) }
+        let productDay = String(products[0].updatedAt!.rfc3339.prefix(10))
+        XCTAssertEqual(try text(folder + "/product/day=\(productDay)/product.csv"), (["sku,name,status,created_at,updated_at"] + products.map {
+            "\($0.sku),\($0.name),\($0.status.rawValue),\($0.createdAt!.rfc3339),\($0.updatedAt!.rfc3339)"
+        }).map { $0 + "\r\n" }.joined())
+
+        // The snapshot: per SKU, stock in stock over all sources, open reservations, salable, on the run's day.
+        let to = try XCTUnwrap(try store.cursor(connector: "facts"))
+        let snapshotName = "inventory_snapshot/day=\(to.prefix(10))/inventory_snapshot.csv"
+        XCTAssertTrue(recorded.contains(snapshotName), "\(recorded)")
+        let snapshot = try text(folder + "/" + snapshotName).split(separator: "\r\n").map(String.init)
+        XCTAssertEqual(snapshot[0], "sku,in_stock_quantity,reserved_quantity,salable_quantity,sources,updated_at")
+        for (index, sku) in ["MUG", "TEE"].enumerated() {
+            let salable = try XCTUnwrap(try store.salableInventory(sku: sku))
+            let fields = snapshot[index + 1].split(separator: ",").map(String.init)
+            XCTAssertEqual(Array(fields.prefix(5)), [sku, "1000", String(salable.reserved), String(1000 - salable.reserved), "1"])
+        }
+
+        // The next run the same day writes no second snapshot, and nothing else changed.
+        tick()
+        let again = try env.run("facts")
+        XCTAssertEqual(try store.exportFiles(runIDs: [again.id])[again.id]?.map(\.name), ["manifest.json"])
     }
 
     func testACrashInTheMiddleOfWritingLeavesNoFileUnderItsFinalNameAndTheNextRunCompletesIt() throws {
