@@ -69,9 +69,10 @@ public struct ExportSettings: Sendable {
 ///
 /// The range is `[from, to)` over the rows' change time: `from` is the stored watermark (nil for the first or a
 /// full export), `to` is now minus `settleSeconds`. A run may be given a fixed range instead (parameters `from` and
-/// `to`): re-running a range gives byte-identical files. Files go to `folder/<from>--<to>/`; each is written to a
-/// hidden `.partial` and renamed when complete; `manifest.json` comes last. Only then is the watermark stored,
-/// and never moved backwards.
+/// `to`): re-running a range gives byte-identical files. A run writes into a hidden staging folder
+/// `folder/.staging-<from>--<to>/` (each file to a `.partial`, renamed when complete, `manifest.json` last), and the
+/// whole folder is renamed to `folder/<from>--<to>/` when everything is in it: a loader never sees part of a run,
+/// and a re-run of a range replaces its folder whole. Only then is the watermark stored, never moved backwards.
 public final class ExportRun {
     /// The lower bound (inclusive, RFC 3339 UTC), or nil for everything.
     public let from: String?
@@ -79,8 +80,10 @@ public final class ExportRun {
     public let to: String
     /// True for a full re-export (`from` is nil on purpose).
     public let full: Bool
-    /// The run's folder (absolute).
+    /// The run's final folder (absolute); it appears, complete, in ``finish(plugin:)``.
     public let folder: String
+    /// Where the run writes until then.
+    let staging: String
     /// The folder name under the export folder.
     public let key: String
 
@@ -114,7 +117,8 @@ public final class ExportRun {
         func compact(_ text: String) -> String { text.replacingOccurrences(of: ":", with: "") }
         key = "\(from.map(compact) ?? "start")--\(compact(to))"
         folder = settings.folder + "/" + key
-        try Self.removePartials(under: settings.folder)
+        staging = settings.folder + "/.staging-" + key
+        try Self.recover(settings.folder)
     }
 
     /// True when a row changed at `updatedAt` (RFC 3339 as Wharf writes it) belongs to this run's range.
@@ -144,7 +148,7 @@ public final class ExportRun {
 
     /// Opens a data file `name` in the run's folder (".gz" appended when gzip is on).
     public func open(_ name: String) throws -> ExportFileWriter {
-        try ExportFileWriter(folder: folder, name: settings.gzip ? name + ".gz" : name, gzip: settings.gzip)
+        try ExportFileWriter(folder: staging, name: settings.gzip ? name + ".gz" : name, gzip: settings.gzip)
     }
 
     /// Completes `writer` (sync and rename into place) and remembers it for the manifest; `meta` is listed with it.
@@ -181,18 +185,20 @@ public final class ExportRun {
             s("}")
         }
         s(completed.isEmpty ? "]\n}\n" : "\n  ]\n}\n")
-        let manifest = try ExportFileWriter(folder: folder, name: "manifest.json", gzip: false)
+        let manifest = try ExportFileWriter(folder: staging, name: "manifest.json", gzip: false)
         try manifest.writeRow(out)
         let manifestSHA = try manifest.finish()
+        try publish()
 
         var total: Int64 = 0
         for file in completed {
-            try context.addFile(name: file.name, path: file.path, rows: file.rows, bytes: file.bytes, sha256: file.sha256)
+            try context.addFile(name: file.name, path: folder + "/" + file.name, rows: file.rows, bytes: file.bytes, sha256: file.sha256)
             total += file.rows
         }
-        try context.addFile(name: "manifest.json", path: manifest.path, rows: 0, bytes: manifest.bytes, sha256: manifestSHA)
+        let manifestPath = folder + "/manifest.json"
+        try context.addFile(name: "manifest.json", path: manifestPath, rows: 0, bytes: manifest.bytes, sha256: manifestSHA)
         if let push = settings.push {
-            for file in completed.map({ ($0.name, $0.path, $0.sha256) }) + [("manifest.json", manifest.path, manifestSHA)] {
+            for file in completed.map({ ($0.name, folder + "/" + $0.name, $0.sha256) }) + [("manifest.json", manifestPath, manifestSHA)] {
                 try post(push, name: file.0, path: file.1, sha256: file.2)
             }
         }
@@ -219,12 +225,39 @@ public final class ExportRun {
         }
     }
 
-    /// Deletes `.partial` files a crashed run left (one run per connector at a time, so none is in use).
-    static func removePartials(under root: String) throws {
-        guard let walker = FileManager.default.enumerator(atPath: root) else { return }
-        while let relative = walker.nextObject() as? String {
-            let name = (relative as NSString).lastPathComponent
-            if name.hasPrefix("."), name.hasSuffix(".partial") { unlink(root + "/" + relative) }
+    /// Moves the complete staging folder into place. A folder of the same range (an earlier run of it) is moved
+    /// aside first and deleted after, so the final name always holds one complete run.
+    private func publish() throws {
+        let files = FileManager.default
+        let aside = (folder as NSString).deletingLastPathComponent + "/.replaced-" + key
+        if files.fileExists(atPath: folder) {
+            try? files.removeItem(atPath: aside)
+            guard rename(folder, aside) == 0 else { throw PluginError.io("cannot move \(folder) aside: \(String(cString: strerror(errno)))") }
+        }
+        guard rename(staging, folder) == 0 else {
+            let reason = String(cString: strerror(errno))
+            _ = rename(aside, folder)
+            throw PluginError.io("cannot rename \(staging) to \(folder): \(reason)")
+        }
+        try? files.removeItem(atPath: aside)
+    }
+
+    /// Cleans up after a crashed run: staging folders are deleted (the next run writes its range again), and a run
+    /// folder moved aside but not replaced is put back.
+    static func recover(_ root: String) throws {
+        let files = FileManager.default
+        guard let names = try? files.contentsOfDirectory(atPath: root) else { return }
+        for name in names {
+            if name.hasPrefix(".staging-") {
+                try files.removeItem(atPath: root + "/" + name)
+            } else if name.hasPrefix(".replaced-") {
+                let final = root + "/" + name.dropFirst(".replaced-".count)
+                if files.fileExists(atPath: final) {
+                    try files.removeItem(atPath: root + "/" + name)
+                } else {
+                    _ = rename(root + "/" + name, final)
+                }
+            }
         }
     }
 }

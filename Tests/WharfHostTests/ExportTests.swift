@@ -333,6 +333,7 @@ final class ExportTests: XCTestCase {
         let left = try FileManager.default.subpathsOfDirectory(atPath: root)
         XCTAssertFalse(left.isEmpty, "the crash happened while writing")
         for name in left {
+            XCTAssertTrue(name.hasPrefix(".staging-"), "\(name) is visible outside the run's staging folder")
             var isDirectory: ObjCBool = false
             FileManager.default.fileExists(atPath: root + "/" + name, isDirectory: &isDirectory)
             if !isDirectory.boolValue {
@@ -348,8 +349,8 @@ final class ExportTests: XCTestCase {
         let day = String(orders[0].createdAt.rfc3339.prefix(10))
         XCTAssertEqual(try text(folder + "/order/day=\(day)/order.csv"), expectedOrderCSV(orders))
         XCTAssertEqual(try text(folder + "/order_line/day=\(day)/order_line.csv"), expectedLineCSV(orders))
-        let partials = try FileManager.default.subpathsOfDirectory(atPath: root).filter { $0.hasSuffix(".partial") }
-        XCTAssertEqual(partials, [], "the next run cleared what the crash left")
+        let leftovers = try FileManager.default.subpathsOfDirectory(atPath: root).filter { $0.hasSuffix(".partial") || $0.hasPrefix(".") }
+        XCTAssertEqual(leftovers, [], "the next run cleared what the crash left")
     }
 
     func testGzipFilesDecompressToTheSameRowsAndTheManifestChecksumsTheCompressedBytes() throws {
