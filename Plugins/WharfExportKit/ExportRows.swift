@@ -3,12 +3,6 @@ import WharfPluginKit
 
 /// Helpers both export plugins use on the rows `read_records` hands them.
 public enum ExportRows {
-    /// The value of field `name` in `record` ("" when absent or null).
-    public static func value(_ record: Record, _ name: String) -> String {
-        for field in record.fields where field.name == name { return field.value ?? "" }
-        return ""
-    }
-
     /// Checks that `record`'s fields are `columns`, in order: the host's export entities have a fixed field list,
     /// so a plugin can read them by position (fast) once this holds.
     public static func check(_ record: Record, columns: [String]) throws {
