@@ -119,6 +119,12 @@ enum ExportRoutes {
                         throw Problems.badRequest("from is after to: the range would be empty")
                     }
                 }
+                // A running export would not see the request; say so before storing it for the next run.
+                if coordinator.running.contains(name) {
+                    throw ProblemDetails(
+                        type: Problems.base + "conflict", title: "Conflict", status: 409,
+                        detail: "connector '\(name)' is already running; start the export again when its run has finished", instance: nil)
+                }
                 let text = String(decoding: try JSONEncoder().encode(asked), as: UTF8.self)
                 try store.requestExport(connector: name, parameters: text)
                 let run: Run
