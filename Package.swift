@@ -23,6 +23,8 @@ let package = Package(
         .library(name: "wharf-oms", type: .dynamic, targets: ["OMS"]),
         .library(name: "wharf-crm-companies", type: .dynamic, targets: ["CRMCompanies"]),
         .library(name: "wharf-cpq-pricing", type: .dynamic, targets: ["CPQPricing"]),
+        .library(name: "wharf-edm-export", type: .dynamic, targets: ["EDMExport"]),
+        .library(name: "wharf-bi-export", type: .dynamic, targets: ["BIExport"]),
     ] + fixturePlugins.map { name in
         .library(name: "wharf-fixture-\(kebab(name))", type: .dynamic, targets: ["Fixture\(name)"])
     },
@@ -32,6 +34,8 @@ let package = Package(
         .systemLibrary(name: "CLibXML2", path: "Core/CLibXML2", pkgConfig: "libxml-2.0", providers: [.apt(["libxml2-dev"])]),
         .target(name: "CWharfSystem", path: "Core/CWharfSystem"),
         .target(name: "WharfABI", path: "Core/WharfABI"),
+        // gzip for export files (zlib; the exports' `gzip: true`).
+        .systemLibrary(name: "CZlib", path: "Core/CZlib", pkgConfig: "zlib", providers: [.apt(["zlib1g-dev"])]),
 
         // MARK: Host
         .target(name: "WharfModel", path: "Core/WharfModel"),
@@ -58,6 +62,9 @@ let package = Package(
         .target(name: "OMS", dependencies: ["WharfPluginKit", "WharfABI"], path: "Plugins/OMS"),
         .target(name: "CRMCompanies", dependencies: ["WharfPluginKit", "WharfABI"], path: "Plugins/CRMCompanies"),
         .target(name: "CPQPricing", dependencies: ["WharfPluginKit", "WharfABI"], path: "Plugins/CPQPricing"),
+        .target(name: "WharfExportKit", dependencies: ["WharfPluginKit", "WharfABI", "WharfModel", "WharfAuth", "CZlib"], path: "Plugins/WharfExportKit"),
+        .target(name: "EDMExport", dependencies: ["WharfExportKit", "WharfPluginKit", "WharfABI"], path: "Plugins/EDMExport"),
+        .target(name: "BIExport", dependencies: ["WharfExportKit", "WharfPluginKit", "WharfABI"], path: "Plugins/BIExport"),
 
         // MARK: Tests
         .target(name: "WharfTestSupport", path: "Tests/WharfTestSupport"),
@@ -106,6 +113,8 @@ let package = Package(
         .executableTarget(name: "FuzzManifest", dependencies: ["WharfManifest", "FuzzDriver"], path: "Tests/Fuzz/Manifest"),
         // Order placement benchmark driver (scripts/bench-orders).
         .executableTarget(name: "BenchOrders", dependencies: ["WharfTestSupport"], path: "Tests/Bench/Orders"),
+        // Export benchmark driver (scripts/bench-exports).
+        .executableTarget(name: "BenchExports", dependencies: ["WharfHost", "WharfStore", "WharfModel", "WharfManifest"], path: "Tests/Bench/Exports"),
         .executableTarget(name: "FuzzERPXML", dependencies: ["ERPXMLFeed", "WharfABI", "WharfManifest", "FuzzDriver"], path: "Tests/Fuzz/ERPXMLFeed"),
     ] + fixturePlugins.map { name in
         .target(name: "Fixture\(name)", dependencies: ["WharfABI", "FixtureSupport"], path: "Tests/Fixtures/Plugins/\(name)")

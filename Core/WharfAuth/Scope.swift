@@ -45,6 +45,14 @@ public struct Scope: RawRepresentable, Sendable, Hashable, Comparable, CustomStr
     public static let companiesRead = Scope(rawValue: "companies:read")
     /// Register and change B2B companies and their users (`POST /v1/companies` asks the CRM in real time).
     public static let companiesWrite = Scope(rawValue: "companies:write")
+    /// Read customers and their marketing consent.
+    public static let customersRead = Scope(rawValue: "customers:read")
+    /// Record customers and marketing consent (`PUT /v1/customers/{id}`, `PUT /v1/consents/{email}`).
+    public static let customersWrite = Scope(rawValue: "customers:write")
+    /// List export runs and download their files.
+    public static let exportsRead = Scope(rawValue: "exports:read")
+    /// Start exports (`POST /v1/exports/{connector}`).
+    public static let exportsWrite = Scope(rawValue: "exports:write")
     /// Everything: grants every other scope.
     public static let admin = Scope(rawValue: "admin")
 
@@ -53,6 +61,7 @@ public struct Scope: RawRepresentable, Sendable, Hashable, Comparable, CustomStr
         .catalogRead, .catalogWrite, .inventoryRead, .inventoryWrite, .connectorsRead, .runsRead, .runsWrite, .pluginsRead, .metaRead, .metricsRead,
         .ordersRead, .ordersWrite,
         .companiesRead, .companiesWrite,
+        .customersRead, .customersWrite, .exportsRead, .exportsWrite,
         .admin,
     ]
 

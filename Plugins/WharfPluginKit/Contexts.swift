@@ -232,6 +232,52 @@ public final class ExportContext: PluginContext, @unchecked Sendable {
     ) throws {
         try readFromHost(self, entity: entity, changedSince: changedSince, batchSize: batchSize, body)
     }
+
+    /// Reads records of `entity` like ``readRecords(entity:changedSince:batchSize:_:)`` but hands `body` the host's
+    /// C records as they are (no Swift strings made): for exports that copy bytes straight into files. The batch is
+    /// valid only during `body`.
+    public func readRawRecords(
+        entity: String, changedSince: String? = nil, batchSize: Int = 0, _ body: (RawRecordBatch) throws -> Bool
+    ) throws {
+        try readRawFromHost(self, entity: entity, changedSince: changedSince, batchSize: batchSize) { records, count in
+            guard let records, count > 0 else { return true }
+            let stride = Int(records.pointee.struct_size)
+            guard stride >= MemoryLayout<wharf_record>.size else {
+                throw PluginError.unsupported("the host's records are smaller (\(stride) bytes) than this plugin's wharf_record")
+            }
+            return try body(RawRecordBatch(base: UnsafeRawPointer(records), stride: stride, count: count))
+        }
+    }
+
+    /// True when the host has the export services appended to the ABI (`cursor_set`, `export_file`, `run_parameter`).
+    public var hostHasExportServices: Bool {
+        Int(host.pointee.struct_size)
+            >= MemoryLayout<wharf_host_api>.offset(of: \wharf_host_api.run_parameter)! + MemoryLayout<UnsafeRawPointer?>.size
+    }
+
+    /// One parameter of this run (`POST /v1/exports/{connector}` body: "full", "from", "to"), or nil.
+    public func parameter(_ name: String) -> String? {
+        guard isValid, hostHasExportServices else { return nil }
+        return name.withCString { host.pointee.run_parameter(raw, $0).map { String(cString: $0) } }
+    }
+
+    /// Stores the connector's watermark now. Call it only after every file it covers is in place.
+    public func setCursor(_ cursor: String) throws(PluginError) {
+        try checkValid("setCursor()")
+        guard hostHasExportServices else { throw PluginError.unsupported("this Wharf host cannot store an export's watermark (cursor_set); upgrade it") }
+        let status = cursor.withCString { host.pointee.cursor_set(raw, $0) }
+        guard status == WHARF_OK else { throw PluginError(PluginError.Status(rawValue: status), "the host could not store the watermark") }
+    }
+
+    /// Tells the host about a completed file (for `GET /v1/exports` and downloads).
+    public func addFile(name: String, path: String, rows: Int64, bytes: Int64, sha256: String) throws(PluginError) {
+        try checkValid("addFile()")
+        guard hostHasExportServices else { return }  // an older host just does not list files
+        let status = name.withCString { n in
+            path.withCString { p in sha256.withCString { s in host.pointee.export_file(raw, n, p, UInt64(rows), UInt64(bytes), s) } }
+        }
+        guard status == WHARF_OK else { throw PluginError(PluginError.Status(rawValue: status), "the host could not record export file \(name)") }
+    }
 }
 
 /// The host services during `call`: reading records (the response is what `call` returns).
@@ -251,14 +297,38 @@ public final class CallContext: PluginContext, @unchecked Sendable {
     }
 }
 
+/// The C records of one `read_records` batch, read in place. Valid only inside the callback that received it.
+public struct RawRecordBatch {
+    let base: UnsafeRawPointer
+    let stride: Int
+    /// Records in the batch.
+    public let count: Int
+
+    /// Record `index`'s fields (`field_count` of them).
+    @inline(__always)
+    public func fields(_ index: Int) -> UnsafeBufferPointer<wharf_field> {
+        let record = (base + index * stride).assumingMemoryBound(to: wharf_record.self)
+        return UnsafeBufferPointer(start: record.pointee.fields, count: Int(record.pointee.field_count))
+    }
+
+    /// The bytes of a field's value (empty for NULL).
+    @inline(__always)
+    public static func value(_ field: wharf_field) -> UnsafeRawBufferPointer {
+        UnsafeRawBufferPointer(start: field.value.map { UnsafeRawPointer($0) }, count: field.value == nil ? 0 : field.value_len)
+    }
+
+    /// A field's name.
+    public static func name(_ field: wharf_field) -> String { field.name.map { String(cString: $0) } ?? "" }
+}
+
 // MARK: Not public
 
 /// Carries a Swift closure (and what it threw) through `read_records`' C callback.
 private final class ReadState {
-    let body: ([Record]) throws -> Bool
+    let body: (UnsafePointer<wharf_record>?, Int) throws -> Bool
     var error: (any Error)?
     var stopped = false
-    init(body: @escaping ([Record]) throws -> Bool) { self.body = body }
+    init(body: @escaping (UnsafePointer<wharf_record>?, Int) throws -> Bool) { self.body = body }
 }
 
 /// The status the read callback returns to stop reading; never surfaced as such (the kit rethrows or returns).
@@ -266,6 +336,17 @@ private let readStopStatus: wharf_status = WHARF_ERR_CANCELLED
 
 private func readFromHost(
     _ context: PluginContext, entity: String, changedSince: String?, batchSize: Int, _ body: ([Record]) throws -> Bool
+) throws {
+    try withoutActuallyEscaping(body) { escapable in
+        try readRawFromHost(context, entity: entity, changedSince: changedSince, batchSize: batchSize) { records, count in
+            try escapable(swiftRecords(records, count: count))
+        }
+    }
+}
+
+private func readRawFromHost(
+    _ context: PluginContext, entity: String, changedSince: String?, batchSize: Int,
+    _ body: (UnsafePointer<wharf_record>?, Int) throws -> Bool
 ) throws {
     try context.checkValid("readRecords()")
     guard (0...10_000).contains(batchSize) else {
@@ -278,7 +359,7 @@ private func readFromHost(
         let callback: wharf_read_callback = { user, records, count in
             let state = Unmanaged<ReadState>.fromOpaque(user!).takeUnretainedValue()
             do {
-                if try state.body(swiftRecords(records, count: count)) { return WHARF_OK }
+                if try state.body(records, count) { return WHARF_OK }
                 state.stopped = true
                 return readStopStatus
             } catch {

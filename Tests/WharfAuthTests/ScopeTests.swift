@@ -6,7 +6,7 @@ import XCTest
 final class ScopeTests: XCTestCase {
     func testKnownScopes() {
         XCTAssertEqual(Scope.known.map(\.rawValue), [
-            "catalog:read", "catalog:write", "inventory:read", "inventory:write", "connectors:read", "runs:read", "runs:write", "plugins:read", "meta:read", "metrics:read", "orders:read", "orders:write", "companies:read", "companies:write", "admin",
+            "catalog:read", "catalog:write", "inventory:read", "inventory:write", "connectors:read", "runs:read", "runs:write", "plugins:read", "meta:read", "metrics:read", "orders:read", "orders:write", "companies:read", "companies:write", "customers:read", "customers:write", "exports:read", "exports:write", "admin",
         ])
         XCTAssertTrue(Scope.catalogRead.isKnown)
         XCTAssertFalse(Scope(rawValue: "foo:bar").isKnown)
@@ -25,7 +25,7 @@ final class ScopeTests: XCTestCase {
             XCTAssertEqual(error.unknown, ["foo:bar"])
             XCTAssertEqual(
                 error.description,
-                "unknown scope \"foo:bar\"; the known scopes are catalog:read, catalog:write, inventory:read, inventory:write, connectors:read, runs:read, runs:write, plugins:read, meta:read, metrics:read, orders:read, orders:write, companies:read, companies:write, admin")
+                "unknown scope \"foo:bar\"; the known scopes are catalog:read, catalog:write, inventory:read, inventory:write, connectors:read, runs:read, runs:write, plugins:read, meta:read, metrics:read, orders:read, orders:write, companies:read, companies:write, customers:read, customers:write, exports:read, exports:write, admin")
         }
         do {
             _ = try Scope.validate(["catalog:raed", "Admin", "x"])
@@ -39,7 +39,7 @@ final class ScopeTests: XCTestCase {
             _ = try Scope.parse(list: " , ")
             XCTFail("accepted no scopes")
         } catch {
-            XCTAssertEqual(error.description, "no scopes given; give one or more of catalog:read, catalog:write, inventory:read, inventory:write, connectors:read, runs:read, runs:write, plugins:read, meta:read, metrics:read, orders:read, orders:write, companies:read, companies:write, admin")
+            XCTAssertEqual(error.description, "no scopes given; give one or more of catalog:read, catalog:write, inventory:read, inventory:write, connectors:read, runs:read, runs:write, plugins:read, meta:read, metrics:read, orders:read, orders:write, companies:read, companies:write, customers:read, customers:write, exports:read, exports:write, admin")
         }
     }
 

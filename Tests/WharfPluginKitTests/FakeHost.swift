@@ -23,6 +23,10 @@ final class FakeRun {
     var logs: [(level: UInt32, message: String)] = []
     var errors: [String] = []
     var response: [UInt8]?
+    /// Run parameters `run_parameter` answers.
+    var parameters: [String: String] = [:]
+    /// Files reported with `export_file`.
+    var files: [(name: String, path: String, rows: UInt64, bytes: UInt64, sha256: String)] = []
     private var strings: [UnsafeMutablePointer<CChar>] = []
 
     init() {}
@@ -177,6 +181,18 @@ func makeFakeHost(abiMajor: UInt16 = UInt16(WHARF_ABI_MAJOR), structSize: Int = 
         guard let path, path.pointee != 0 else { return nil }
         let text = String(cString: path)
         return run.keep(text.hasPrefix("/") ? text : "\(run.baseFolder)/\(text)")
+    }
+    api.cursor_set = { ctx, cursor in
+        FakeRun.from(ctx).cursor = String(cString: cursor!)
+        return WHARF_OK
+    }
+    api.export_file = { ctx, name, path, rows, bytes, sha in
+        FakeRun.from(ctx).files.append((String(cString: name!), String(cString: path!), rows, bytes, String(cString: sha!)))
+        return WHARF_OK
+    }
+    api.run_parameter = { ctx, name in
+        let run = FakeRun.from(ctx)
+        return run.parameters[String(cString: name!)].map { run.keep($0) }
     }
     let pointer = UnsafeMutablePointer<wharf_host_api>.allocate(capacity: 1)
     pointer.initialize(to: api)

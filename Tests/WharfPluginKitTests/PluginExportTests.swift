@@ -68,6 +68,19 @@ final class EchoPlugin: WharfPlugin {
     }
 
     func export(_ context: ExportContext) throws {
+        if mode == "export-services" {
+            var values: [String] = []
+            try context.readRawRecords(entity: "product", batchSize: 2) { batch in
+                for index in 0..<batch.count {
+                    values += batch.fields(index).map { "\(RawRecordBatch.name($0))=\(String(decoding: RawRecordBatch.value($0), as: UTF8.self))" }
+                }
+                return true
+            }
+            context.log(.info, "raw \(values.joined(separator: " ")); full=\(context.parameter("full") ?? "nil")")
+            try context.addFile(name: "a.csv", path: "/x/a.csv", rows: 3, bytes: 10, sha256: String(repeating: "0", count: 64))
+            try context.setCursor("2026-11-23T00:00:00.000Z")
+            return
+        }
         var seen: [String] = []
         try context.readRecords(entity: "product", changedSince: "2024-01-01T00:00:00Z", batchSize: 2) { records in
             seen += records.map { $0["sku"] ?? "?" }
@@ -305,6 +318,33 @@ final class PluginExportTests: XCTestCase {
         defer { descriptor.pointee.destroy!(second.instance) }
         XCTAssertEqual(descriptor.pointee.export_data!(second.instance, early.context), WHARF_OK, early.lastError ?? "")
         XCTAssertEqual(early.logs.map(\.message), ["read P1,P2"])
+    }
+
+    func testExportServicesReachTheHostAndAnOlderHostWithoutThemIsAnsweredClearly() {
+        let run = run(config: #"{"mode": "export-services"}"#)
+        run.readable = [("product", [("sku", "P1"), ("name", "Mug, \"big\"")])]
+        run.parameters["full"] = "true"
+        let made = create(run)
+        defer { descriptor.pointee.destroy!(made.instance) }
+        XCTAssertEqual(descriptor.pointee.export_data!(made.instance, run.context), WHARF_OK, run.lastError ?? "")
+        XCTAssertEqual(run.logs.map(\.message), [#"raw sku=P1 name=Mug, "big"; full=true"#])
+        XCTAssertEqual(run.files.map(\.name), ["a.csv"])
+        XCTAssertEqual(run.files.first?.rows, 3)
+        XCTAssertEqual(run.cursor, "2026-11-23T00:00:00.000Z")
+
+        // A host table that ends before the export services (a 1.0 host built before them): no parameters, files
+        // are not listed, and storing the watermark fails with a message that says what to do.
+        let olderHost = makeFakeHost(structSize: MemoryLayout<wharf_host_api>.offset(of: \wharf_host_api.cursor_set)!)
+        let older = self.run(config: #"{"mode": "export-services"}"#)
+        older.parameters["full"] = "true"
+        var instance: UnsafeMutableRawPointer?
+        XCTAssertEqual(descriptor.pointee.create!(olderHost, older.context, &instance), WHARF_OK)
+        defer { descriptor.pointee.destroy!(instance) }
+        XCTAssertEqual(descriptor.pointee.export_data!(instance, older.context), WHARF_ERR_UNSUPPORTED)
+        XCTAssertEqual(older.logs.map(\.message), ["raw ; full=nil"])
+        XCTAssertTrue(older.files.isEmpty)
+        XCTAssertNil(older.cursor)
+        XCTAssertEqual(older.lastError?.contains("cannot store an export's watermark"), true, older.lastError ?? "")
     }
 
     func testCallAnswersThroughSetResponse() {

@@ -391,6 +391,31 @@ typedef struct wharf_host_api {
      * Thread: the calling thread, during `ingest` or `export_data`.
      */
     void (*report_progress)(wharf_context *ctx, uint64_t done, uint64_t total);
+
+    /* Appended for exports (ABI 1.0 hosts built before this have a smaller struct_size: check it first). */
+
+    /**
+     * Stores the connector's cursor (watermark) during `export_data`, at once and on its own. An export calls it only
+     * after every file the new watermark covers is complete and renamed into place. `cursor` is copied.
+     * Returns WHARF_OK, WHARF_ERR_IO, or WHARF_ERR_STATE (not during `export_data`). Thread: the calling thread.
+     */
+    wharf_status (*cursor_set)(wharf_context *ctx, const char *cursor);
+
+    /**
+     * Records a file the export completed (renamed into place under its final name) with the run, for the host's
+     * exports API: `name` relative to the run's output, `path` absolute, its data `rows`, `bytes` and `sha256` (64
+     * lower-case hex digits). Strings are copied. Returns WHARF_OK, WHARF_ERR_INVALID, WHARF_ERR_IO or
+     * WHARF_ERR_STATE (not during `export_data`). Thread: the calling thread.
+     */
+    wharf_status (*export_file)(wharf_context *ctx, const char *name, const char *path, uint64_t rows, uint64_t bytes,
+                                const char *sha256);
+
+    /**
+     * One parameter of this run as the caller asked for it (e.g. `POST /v1/exports/{connector}` with
+     * {"full": true} gives "full" = "true"; "from"/"to" give a fixed range), or NULL when not given. Owner: host;
+     * valid until the operation returns. Thread: the calling thread, during `ingest` or `export_data`.
+     */
+    const char *(*run_parameter)(wharf_context *ctx, const char *name);
 } wharf_host_api;
 
 /* ============================================================================================================= */

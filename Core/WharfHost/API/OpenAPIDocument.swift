@@ -60,7 +60,7 @@ enum OpenAPIDocument {
             ],
             "servers": [["url": "/"]],
             "paths": paths,
-            "components": ["schemas": schemas.merging(OrderRoutes.schemas) { _, orders in orders }.merging(CompanyRoutes.schemas) { own, _ in own }.merging(PricingRoutes.schemas) { own, _ in own }, "securitySchemes": [
+            "components": ["schemas": schemas.merging(OrderRoutes.schemas) { _, orders in orders }.merging(CompanyRoutes.schemas) { own, _ in own }.merging(PricingRoutes.schemas) { own, _ in own }.merging(ExportRoutes.schemas) { _, exports in exports }, "securitySchemes": [
                 "bearerKey": ["type": "http", "scheme": "bearer", "description": "Authorization: Bearer <API key>"],
                 "headerKey": ["type": "apiKey", "in": "header", "name": "X-API-Key"],
             ]],

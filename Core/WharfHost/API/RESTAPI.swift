@@ -261,6 +261,7 @@ public final class RESTAPI: Sendable {
         routes += OrderRoutes.routes(store: store, outbox: outbox, prices: ResolvedPriceCheck(store: store))
         routes += CompanyRoutes.routes(deployment: deployment, registration: registration)
         routes += PricingRoutes.routes(store: store)
+        routes += ExportRoutes.routes(deployment: deployment, coordinator: coordinator)
 
         routes.append(APIRoute(
             method: .GET, path: "/v1/runs", scope: Scope.runsRead, operationID: "listRuns",

@@ -66,6 +66,8 @@ final class ConnectorContext: @unchecked Sendable {
     var response: [UInt8]?
     /// Rejects the plugin reported, written with the next batch (one transaction) or when the call ends.
     var pendingRejects: [NewReject] = []
+    /// The run's parameters (`run_parameter`): what `POST /v1/exports/{connector}` asked for.
+    var parameters: [String: String] = [:]
     /// The cursor as stored, loaded on first use and kept current as batches commit.
     private var cursor: String??
     // C strings handed to the plugin; freed when the call ends.
@@ -123,6 +125,13 @@ final class ConnectorContext: @unchecked Sendable {
         let value = try store?.cursor(connector: connector.name)
         cursor = .some(value)
         return value
+    }
+
+    /// Stores `value` as the connector's cursor on its own (an export's watermark, after its files are in place).
+    func storeCursor(_ value: String) throws {
+        guard let store else { throw StoreError(code: .misuse, message: "no store is open for this call") }
+        try store.setCursor(connector: connector.name, value)
+        cursor = .some(value)
     }
 
     /// Validates and stores one batch the plugin emitted, with the plugin's pending rejects, in one transaction.

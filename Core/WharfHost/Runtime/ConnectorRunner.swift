@@ -133,6 +133,13 @@ public struct ConnectorRunner: Sendable {
         connector: ConnectorConfig, runID: Int64, cancellation: CancellationFlag, progress: RunProgress?, runLog: RunLog
     ) throws(RunFailure) -> RunCounts {
         let plugin = try Self.loadPlugin(connector, from: deployment.plugins)
+        if !plugin.info.capabilities.contains(.ingest), plugin.info.capabilities.contains(.export),
+            let export = plugin.descriptor.pointee.export_data
+        {
+            return try performExport(
+                plugin, export: export, connector: connector, runID: runID, cancellation: cancellation, progress: progress,
+                runLog: runLog)
+        }
         guard plugin.info.capabilities.contains(.ingest), let ingest = plugin.descriptor.pointee.ingest else {
             throw RunFailure(message: "plugin '\(plugin.info.id)' cannot ingest (capabilities: \(plugin.info.capabilities.names.joined(separator: ", ")))", counts: RunCounts())
         }

@@ -31,7 +31,10 @@ public enum HostServices {
             set_response: { ctx, data, length in HostServices.setResponse(ctx, data, length) },
             get_extension: { _ in nil },
             resolve_path: { ctx, path in HostServices.resolvePath(ctx, path) },
-            report_progress: { ctx, done, total in ConnectorContext.from(ctx)?.progress?.report(done: done, total: total) }
+            report_progress: { ctx, done, total in ConnectorContext.from(ctx)?.progress?.report(done: done, total: total) },
+            cursor_set: { ctx, cursor in HostServices.cursorSet(ctx, cursor) },
+            export_file: { ctx, name, path, rows, bytes, sha in HostServices.exportFile(ctx, name, path, rows, bytes, sha) },
+            run_parameter: { ctx, name in HostServices.runParameter(ctx, name) }
         ))
         return UnsafePointer(table)
     }()
@@ -235,8 +238,11 @@ public enum HostServices {
             return WHARF_ERR_INVALID
         }
         let entity = String(cString: entityPointer)
+        if Store.exportEntities.contains(entity) {
+            return readExportRows(context, store, request, entity: entity, callback, user)
+        }
         guard entities.contains(entity) else {
-            context.errorMessage = "read_records: unknown entity '\(entity)'; this host has \(entities.sorted().joined(separator: ", "))"
+            context.errorMessage = "read_records: unknown entity '\(entity)'; this host has \((entities.sorted() + Store.exportEntities).joined(separator: ", "))"
             return WHARF_ERR_UNSUPPORTED
         }
         var since: Timestamp?

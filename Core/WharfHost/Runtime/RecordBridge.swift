@@ -101,34 +101,60 @@ enum RecordWriter {
     static func withCRecords(
         _ records: [ModelRecord], entity: String, _ body: (UnsafePointer<wharf_record>, Int) -> wharf_status
     ) -> wharf_status {
-        var strings: [UnsafeMutablePointer<CChar>] = []
-        defer { for pointer in strings { free(pointer) } }
-        func c(_ text: String) -> UnsafeMutablePointer<CChar> {
-            let pointer = strdup(text)!
-            strings.append(pointer)
-            return pointer
+        withCRecords(fields: records.map { RecordCodec.encode($0).map { (name: $0.name, value: $0.value) } }, entity: entity, body)
+    }
+
+    /// Calls `body` with C records made of flat field lists (the export entities); freed when `body` returns.
+    /// Every string of the batch lives in one arena (names once each), so a batch costs three allocations, not two
+    /// per field: exports read millions of rows.
+    static func withCRecords(
+        fields encoded: [[(name: String, value: String)]], entity: String,
+        _ body: (UnsafePointer<wharf_record>, Int) -> wharf_status
+    ) -> wharf_status {
+        var arena: [UInt8] = []
+        var nameOffsets: [String: Int] = [:]
+        var offsets: [(name: Int, value: Int, length: Int)] = []
+        offsets.reserveCapacity(encoded.reduce(0) { $0 + $1.count })
+        func put(_ text: String) -> Int {
+            let offset = arena.count
+            arena.append(contentsOf: text.utf8)
+            arena.append(0)
+            return offset
         }
-        let entityPointer = c(entity)
-        let encoded = records.map { RecordCodec.encode($0) }
-        let fieldArrays = encoded.map { fields in
-            let array = UnsafeMutablePointer<wharf_field>.allocate(capacity: max(fields.count, 1))
-            for (index, field) in fields.enumerated() {
-                let value = c(field.value)
-                array[index] = wharf_field(name: c(field.name), value: value, value_len: field.value.utf8.count)
+        let entityOffset = put(entity)
+        for fields in encoded {
+            for field in fields {
+                let name: Int
+                if let known = nameOffsets[field.name] {
+                    name = known
+                } else {
+                    name = put(field.name)
+                    nameOffsets[field.name] = name
+                }
+                let length = field.value.utf8.count
+                offsets.append((name, put(field.value), length))
             }
-            return array
         }
-        defer { for array in fieldArrays { array.deallocate() } }
-        let cRecords = UnsafeMutablePointer<wharf_record>.allocate(capacity: max(records.count, 1))
-        defer { cRecords.deallocate() }
-        for index in records.indices {
-            var record = wharf_record()
-            record.struct_size = UInt32(MemoryLayout<wharf_record>.size)
-            record.field_count = UInt32(encoded[index].count)
-            record.entity = UnsafePointer(entityPointer)
-            record.fields = UnsafePointer(fieldArrays[index])
-            cRecords.advanced(by: index).initialize(to: record)
+        return arena.withUnsafeBufferPointer { bytes in
+            let base = UnsafeRawPointer(bytes.baseAddress!).assumingMemoryBound(to: CChar.self)
+            let fieldArray = UnsafeMutablePointer<wharf_field>.allocate(capacity: max(offsets.count, 1))
+            defer { fieldArray.deallocate() }
+            for (index, offset) in offsets.enumerated() {
+                fieldArray[index] = wharf_field(name: base + offset.name, value: base + offset.value, value_len: offset.length)
+            }
+            let cRecords = UnsafeMutablePointer<wharf_record>.allocate(capacity: max(encoded.count, 1))
+            defer { cRecords.deallocate() }
+            var next = 0
+            for index in encoded.indices {
+                var record = wharf_record()
+                record.struct_size = UInt32(MemoryLayout<wharf_record>.size)
+                record.field_count = UInt32(encoded[index].count)
+                record.entity = base + entityOffset
+                record.fields = UnsafePointer(fieldArray + next)
+                next += encoded[index].count
+                cRecords.advanced(by: index).initialize(to: record)
+            }
+            return body(UnsafePointer(cRecords), encoded.count)
         }
-        return body(UnsafePointer(cRecords), records.count)
     }
 }

@@ -401,6 +401,51 @@ enum Migrations {
                 ) WITHOUT ROWID;
                 """),
         Migration(version: 8, name: "price lists, their entries and assignments, channel special prices", sql: PricingSchema.sql),
+        Migration(
+            version: 9, name: "customers, marketing consent, export files and export requests",
+            sql: """
+                -- B2C shoppers. Company users live elsewhere; consent below is keyed by email so both can join it.
+                CREATE TABLE customers (
+                    id          TEXT PRIMARY KEY NOT NULL,
+                    email       TEXT NOT NULL,
+                    first_name  TEXT,
+                    last_name   TEXT,
+                    country     TEXT CHECK (country IS NULL OR length(country) = 2),
+                    created_at  INTEGER NOT NULL,
+                    updated_at  INTEGER NOT NULL
+                ) WITHOUT ROWID;
+                CREATE INDEX customers_by_email ON customers (email);
+
+                -- The latest marketing consent per email address (lower-cased), with who it belongs to.
+                CREATE TABLE marketing_consents (
+                    email        TEXT PRIMARY KEY NOT NULL,
+                    person_kind  TEXT NOT NULL CHECK (person_kind IN ('customer', 'company_user')),
+                    person_id    TEXT NOT NULL,
+                    status       TEXT NOT NULL CHECK (status IN ('granted', 'withdrawn')),
+                    at           INTEGER NOT NULL,
+                    source       TEXT NOT NULL,
+                    updated_at   INTEGER NOT NULL
+                ) WITHOUT ROWID;
+                CREATE INDEX marketing_consents_by_updated_at ON marketing_consents (updated_at);
+
+                -- Files an export run completed (renamed into place), for GET /v1/exports and downloads.
+                CREATE TABLE export_files (
+                    run_id     INTEGER NOT NULL,
+                    name       TEXT NOT NULL,
+                    path       TEXT NOT NULL,
+                    rows       INTEGER NOT NULL,
+                    bytes      INTEGER NOT NULL,
+                    sha256     TEXT NOT NULL,
+                    PRIMARY KEY (run_id, name)
+                ) WITHOUT ROWID;
+
+                -- What the next export run of a connector was asked to do (full re-export, a fixed range);
+                -- taken by that run when it starts.
+                CREATE TABLE export_requests (
+                    connector   TEXT PRIMARY KEY NOT NULL,
+                    parameters  TEXT NOT NULL
+                ) WITHOUT ROWID;
+                """),
     ]
 
     /// Brings the database on `db` (the writer) to the latest version (or to `target`, for tests that build an

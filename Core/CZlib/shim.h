@@ -1,0 +1,4 @@
+#ifndef WHARF_CZLIB_SHIM_H
+#define WHARF_CZLIB_SHIM_H
+#include <zlib.h>
+#endif
