@@ -96,7 +96,8 @@ extension Store {
     ///   shipping_total, tax_total, grand_total (minor units), created_at, updated_at. Key: the order's row id.
     /// - `order_line`: order_number, line_number, sku, quantity, unit_price, line_total (minor units), currency,
     ///   shipped_quantity, cancelled_quantity, returned_quantity, order_created_at, updated_at (the order's).
-    /// - `consent`: email, person_kind, person_id, status, at, source, first_name, last_name, country (from the
+    /// - `consent`: email, person_kind, person_id, status, at, source, first_name, last_name, country (a company
+    ///   user's name split at its first space, and the country of the company's first address; otherwise from the
     ///   customer when the person is one), updated_at. Key: email.
     /// - `customer`: id, email, first_name, last_name, country, created_at, updated_at. Key: id.
     public func readExportRows(
@@ -172,10 +173,20 @@ extension Store {
                 "read marketing consents for export",
                 """
                 SELECT m.email, m.person_kind, m.person_id, m.status, m.at, m.source,
-                       c.first_name, c.last_name, c.country, max(m.updated_at, coalesce(c.updated_at, 0))
+                       coalesce(c.first_name, CASE WHEN instr(u.name, ' ') > 0 THEN substr(u.name, 1, instr(u.name, ' ') - 1) ELSE u.name END),
+                       coalesce(c.last_name, CASE WHEN instr(u.name, ' ') > 0 THEN substr(u.name, instr(u.name, ' ') + 1) END),
+                       coalesce(c.country, (SELECT upper(a.country) FROM company_addresses a
+                                            WHERE a.company_id = u.company_id ORDER BY a.position LIMIT 1)),
+                       max(m.updated_at, coalesce(c.updated_at, 0), coalesce(u.updated_at, 0))
                 FROM marketing_consents m
                 LEFT JOIN customers c ON m.person_kind = 'customer' AND c.id = m.person_id
-                WHERE m.email > ?1 AND max(m.updated_at, coalesce(c.updated_at, 0)) >= ?2 ORDER BY m.email LIMIT ?3
+                -- A company user is found by email (lower case on both sides); with the same address at two
+                -- companies, the most recently changed one names the person.
+                LEFT JOIN company_users u ON m.person_kind = 'company_user' AND u.email = m.email
+                    AND u.company_id = (SELECT company_id FROM company_users WHERE email = m.email
+                                        ORDER BY updated_at DESC, company_id LIMIT 1)
+                WHERE m.email > ?1 AND max(m.updated_at, coalesce(c.updated_at, 0), coalesce(u.updated_at, 0)) >= ?2
+                ORDER BY m.email LIMIT ?3
                 """, since: since, size: size, body
             ) { st in
                 [

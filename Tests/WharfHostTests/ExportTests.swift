@@ -59,6 +59,13 @@ final class ExportTests: XCTestCase {
         try consent("ana@example.com", .customer, "c-1", .granted)
         try consent("cleo@example.com", .customer, "c-3", .withdrawn, source: "edm-unsubscribe")
         try consent("Dev@Firm.example", .companyUser, "u-9", .granted, source: "b2b-portal")
+        try consent("ops@firm.example", .companyUser, "u-10", .granted, source: "b2b-portal")  // not a known user
+        // Dev is a user of a B2B company (issue 7's model): the export names him and takes the company's country.
+        let store = env.deployment.store
+        _ = try store.insertCompany(Company(
+            id: "co_firm", legalName: "Firm GmbH",
+            addresses: [CompanyAddress(kind: "billing", street: "Hauptstr. 1", city: "Berlin", country: "de")]))
+        _ = try store.putCompanyUser(CompanyUser(companyID: "co_firm", email: "dev@firm.example", name: "Dev Raj Patel"))
         tick()
 
         let first = try env.run("edm")
@@ -67,13 +74,14 @@ final class ExportTests: XCTestCase {
         XCTAssertEqual(try text(folder1 + "/contacts.csv"), [
             "Email Address,First Name,Last Name,Country,Marketing Consent,Consent Time,Consent Source",
             "ana@example.com,Ana,\"Lima, \"\"Jr\"\"\",PT,granted,2026-11-20T09:30:00.000Z,checkout",
-            "dev@firm.example,,,,granted,2026-11-20T09:30:00.000Z,b2b-portal",
+            "dev@firm.example,Dev,Raj Patel,DE,granted,2026-11-20T09:30:00.000Z,b2b-portal",
+            "ops@firm.example,,,,granted,2026-11-20T09:30:00.000Z,b2b-portal",
         ].map { $0 + "\r\n" }.joined())
         XCTAssertEqual(try text(folder1 + "/withdrawals.csv"), [
             "Email Address,Person Kind,Person ID,Withdrawn At,Source",
             "cleo@example.com,customer,c-3,2026-11-20T09:30:00.000Z,edm-unsubscribe",
         ].map { $0 + "\r\n" }.joined())
-        XCTAssertEqual(first.counts.read, 3, "rows written: 2 contacts + 1 withdrawal")
+        XCTAssertEqual(first.counts.read, 4, "rows written: 3 contacts + 1 withdrawal")
         XCTAssertNotNil(try env.deployment.store.cursor(connector: "edm"), "the watermark moved")
 
         // Nothing changed: the next export is empty. Then Ana withdraws and Ben grants.
