@@ -269,8 +269,9 @@ enum CompanyRoutes {
 }
 
 extension Encoding {
-    static func company(_ company: Company, crmOutcome: RegistrationOutcome?, into writer: inout JSONWriter) {
-        writer.beginObject()
+    /// The fields that say who a company is (id, names, tax id, contact, addresses): the start of the API's company
+    /// object and the whole of what a CRM is asked to find or create. Written into an open object.
+    static func companyIdentity(_ company: Company, into writer: inout JSONWriter) {
         writer.field("id", company.id)
         writer.field("legalName", company.legalName)
         writer.field("displayName", company.displayName)
@@ -291,6 +292,11 @@ extension Encoding {
             writer.endObject()
         }
         writer.endArray()
+    }
+
+    static func company(_ company: Company, crmOutcome: RegistrationOutcome?, into writer: inout JSONWriter) {
+        writer.beginObject()
+        companyIdentity(company, into: &writer)
         writer.field("status", company.status.rawValue)
         writer.field("customerGroup", company.customerGroup)
         writer.key("priceLists")

@@ -261,26 +261,7 @@ public final class CompanyRegistration: Sendable {
     func attempt(_ company: Company, settings: CompanyRegistrationSettings) throws(CRMAttemptError) -> CRMAnswer {
         var writer = JSONWriter(capacity: 512)
         writer.beginObject()
-        writer.field("id", company.id)
-        writer.field("legalName", company.legalName)
-        writer.field("displayName", company.displayName)
-        writer.field("taxId", company.taxID)
-        writer.field("email", company.email)
-        writer.field("emailDomain", company.emailDomain)
-        writer.field("phone", company.phone)
-        writer.key("addresses")
-        writer.beginArray()
-        for address in company.addresses {
-            writer.beginObject()
-            writer.field("kind", address.kind)
-            writer.field("street", address.street)
-            writer.field("city", address.city)
-            writer.field("postalCode", address.postalCode)
-            writer.field("region", address.region)
-            writer.field("country", address.country)
-            writer.endObject()
-        }
-        writer.endArray()
+        Encoding.companyIdentity(company, into: &writer)
         writer.endObject()
         let response: [UInt8]
         do {
