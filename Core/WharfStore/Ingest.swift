@@ -170,78 +170,52 @@ extension Store {
         var rejectConnector: String?
         for (index, record) in records.enumerated() {
             do {
-                // Records the store may refuse on their own (the rest of the batch lands): relative stock below
-                // zero, B2B records whose company is unknown.
-                var refusable: (result: Upserter.Adjustment, field: String)?
+                // Records the store may refuse on their own, while the rest of the batch lands: relative stock
+                // below zero, B2B records whose company is unknown, OMS updates that are not a valid transition,
+                // pricing records that contradict their list. A refusal is filed as a reject of the run.
+                var refusal: (field: String?, reason: String)?
                 if options.stock == .relative, case .stock(let adjustment) = record {
-                    refusable = (try upserter.adjust(adjustment), "quantity")
-                } else {
-                    refusable = try Store.applyB2B(db, record, now: now)
-                }
-                if let refusable {
-                    switch refusable.result {
+                    switch try upserter.adjust(adjustment) {
                     case .applied(let outcome): counts.add(outcome)
-                    case .refused(let reason):
-                        guard let runID = options.runID else {
-                            throw StoreError(
-                                code: .invalidRecord,
-                                message: "cannot apply a batch of \(records.count) records: record \(index + 1) "
-                                    + "(\(record.keyDescription)) was refused: \(reason); give ApplyOptions.runID to store "
-                                    + "such refusals as rejects and apply the rest")
-                        }
-                        if rejectConnector == nil { rejectConnector = try Store.connector(ofRun: runID, db) }
-                        try Store.insertReject(
-                            db,
-                            NewReject(
-                                runID: runID, connector: rejectConnector!,
-                                location: index < locations.count ? locations[index] : RecordLocation(),
-                                entity: record.entity, field: refusable.field, reason: reason),
-                            now: now)
-                        counts.rejected += 1
+                    case .refused(let reason): refusal = ("quantity", reason)
+                    }
+                } else if let b2b = try Store.applyB2B(db, record, now: now) {
+                    switch b2b.result {
+                    case .applied(let outcome): counts.add(outcome)
+                    case .refused(let reason): refusal = (b2b.field, reason)
                     }
                 } else if let outcome = try Store.applyOrderUpdate(db, record, now: Timestamp(millisecondsSinceEpoch: now)) {
-                    // OMS updates move orders through validated transitions; a refused one is a reject with its reason.
                     switch outcome {
                     case .applied: counts.add(.updated)
                     case .unchanged: counts.add(.unchanged)
-                    case .notFound, .rejected:
-                        var reason = "no such order in Wharf"
-                        if case .rejected(let why) = outcome { reason = why }
-                        guard let runID = options.runID else {
-                            throw StoreError(code: .invalidRecord, message: "record \(index + 1) (\(record.keyDescription)) was refused: \(reason)")
-                        }
-                        if rejectConnector == nil { rejectConnector = try Store.connector(ofRun: runID, db) }
-                        try Store.insertReject(
-                            db,
-                            NewReject(
-                                runID: runID, connector: rejectConnector!,
-                                location: index < locations.count ? locations[index] : RecordLocation(),
-                                entity: record.entity, field: nil, reason: reason),
-                            now: now)
-                        counts.rejected += 1
+                    case .notFound: refusal = (nil, "no such order in Wharf")
+                    case .rejected(let why): refusal = (nil, why)
                     }
                 } else if case .pricing(let pricing) = record {
                     switch try PricingWriter.apply(db, pricing, now: now) {
                     case .applied(let outcome): counts.add(outcome)
-                    case .refused(let field, let reason):
-                        guard let runID = options.runID else {
-                            throw StoreError(
-                                code: .invalidRecord,
-                                message: "cannot apply a batch of \(records.count) records: record \(index + 1) "
-                                    + "(\(record.keyDescription)) was refused: \(reason)")
-                        }
-                        if rejectConnector == nil { rejectConnector = try Store.connector(ofRun: runID, db) }
-                        try Store.insertReject(
-                            db,
-                            NewReject(
-                                runID: runID, connector: rejectConnector!,
-                                location: index < locations.count ? locations[index] : RecordLocation(),
-                                entity: pricing.entity, field: field, reason: reason),
-                            now: now)
-                        counts.rejected += 1
+                    case .refused(let field, let reason): refusal = (field, reason)
                     }
                 } else {
                     counts.add(try upserter.upsert(record))
+                }
+                if let refusal {
+                    guard let runID = options.runID else {
+                        throw StoreError(
+                            code: .invalidRecord,
+                            message: "cannot apply a batch of \(records.count) records: record \(index + 1) "
+                                + "(\(record.keyDescription)) was refused: \(refusal.reason); give ApplyOptions.runID to store "
+                                + "such refusals as rejects and apply the rest")
+                    }
+                    if rejectConnector == nil { rejectConnector = try Store.connector(ofRun: runID, db) }
+                    try Store.insertReject(
+                        db,
+                        NewReject(
+                            runID: runID, connector: rejectConnector!,
+                            location: index < locations.count ? locations[index] : RecordLocation(),
+                            entity: record.entity, field: refusal.field, reason: refusal.reason),
+                        now: now)
+                    counts.rejected += 1
                 }
             } catch let error as SQLiteError {
                 throw BatchFailure(item: "record \(index + 1) (\(record.keyDescription))", error: error)
