@@ -127,24 +127,8 @@ enum ExportRoutes {
                 }
                 let text = String(decoding: try JSONEncoder().encode(asked), as: UTF8.self)
                 try store.requestExport(connector: name, parameters: text)
-                let run: Run
-                do throws(RunRequestError) {
-                    run = try coordinator.trigger(connector: name, trigger: .api)
-                } catch {
-                    _ = try? store.takeExportRequest(connector: name)  // not started: the ask must not leak into a later run
-                    switch error.kind {
-                    case .unknownConnector: throw Problems.notFound(error.message)
-                    case .shuttingDown:
-                        throw ProblemDetails(type: Problems.base + "unavailable", title: "Service Unavailable", status: 503, detail: error.message, instance: nil)
-                    default:
-                        throw ProblemDetails(type: Problems.base + "conflict", title: "Conflict", status: 409, detail: error.message, instance: nil)
-                    }
-                }
-                var writer = JSONWriter()
-                Encoding.run(run, into: &writer)
-                var response = HTTPResponse.json(202, writer.bytes)
-                response.headers.replaceOrAdd(name: "Location", value: "/v1/runs/\(run.id)")
-                return response
+                // If the run is refused, the stored ask must not leak into a later run.
+                return try RunRoutes.startRun(name, coordinator: coordinator) { _ = try? store.takeExportRequest(connector: name) }
             },
             APIRoute(
                 method: .GET, path: "/v1/exports", scope: .exportsRead, operationID: "listExports",

@@ -7,6 +7,32 @@ import WharfStore
 
 /// Routes that start and cancel runs, and the operator's one-look status page.
 enum RunRoutes {
+    /// Starts a run of `connector` now and answers 202 with the run and its `Location`; 404 for an unknown
+    /// connector, 409 when it is running or disabled, 503 while shutting down. `onRefused` runs before a refusal
+    /// is thrown (to take back what the caller prepared for the run).
+    static func startRun(
+        _ connector: String, coordinator: RunCoordinator, onRefused: () -> Void = {}
+    ) throws -> HTTPResponse {
+        let run: Run
+        do throws(RunRequestError) {
+            run = try coordinator.trigger(connector: connector, trigger: .api)
+        } catch {
+            onRefused()
+            switch error.kind {
+            case .unknownConnector: throw Problems.notFound(error.message)
+            case .shuttingDown:
+                throw ProblemDetails(type: Problems.base + "unavailable", title: "Service Unavailable", status: 503, detail: error.message, instance: nil)
+            default:
+                throw ProblemDetails(type: Problems.base + "conflict", title: "Conflict", status: 409, detail: error.message, instance: nil)
+            }
+        }
+        var writer = JSONWriter()
+        Encoding.run(run, into: &writer)
+        var response = HTTPResponse.json(202, writer.bytes)
+        response.headers.replaceOrAdd(name: "Location", value: "/v1/runs/\(run.id)")
+        return response
+    }
+
     static func routes(deployment: Deployment, coordinator: RunCoordinator) -> [APIRoute] {
         let store = deployment.store
         let authErrors = [APIResponse.problem(401, "Missing or invalid API key"), .problem(403, "The key lacks the scope")]
@@ -21,24 +47,7 @@ enum RunRoutes {
                     .problem(503, "The server is shutting down"),
                 ] + authErrors
             ) { _, parameters in
-                let name = parameters["name"] ?? ""
-                let run: Run
-                do throws(RunRequestError) {
-                    run = try coordinator.trigger(connector: name, trigger: .api)
-                } catch {
-                    switch error.kind {
-                    case .unknownConnector: throw Problems.notFound(error.message)
-                    case .shuttingDown:
-                        throw ProblemDetails(type: Problems.base + "unavailable", title: "Service Unavailable", status: 503, detail: error.message, instance: nil)
-                    default:
-                        throw ProblemDetails(type: Problems.base + "conflict", title: "Conflict", status: 409, detail: error.message, instance: nil)
-                    }
-                }
-                var writer = JSONWriter()
-                Encoding.run(run, into: &writer)
-                var response = HTTPResponse.json(202, writer.bytes)
-                response.headers.replaceOrAdd(name: "Location", value: "/v1/runs/\(run.id)")
-                return response
+                try startRun(parameters["name"] ?? "", coordinator: coordinator)
             },
             APIRoute(
                 method: .POST, path: "/v1/runs/{id}/cancel", scope: .runsWrite, operationID: "cancelRun",
