@@ -157,7 +157,7 @@ extension Store {
         options: ApplyOptions, locations: [RecordLocation], now: Int64
     ) throws -> UpsertCounts {
         var upserter = try Upserter(db, now: now)
-        if let runID = options.runID, try Snapshots.isOpen(db, runID: runID) {
+        if let runID = options.runID, let keys = try Snapshots.memory(db, runID: runID) {
             if options.stock == .relative {
                 throw StoreError(
                     code: .invalidArgument,
@@ -165,7 +165,9 @@ extension Store {
                         + "a full inventory snapshot, whose quantities are absolute")
             }
             upserter.snapshotRunID = runID
+            upserter.snapshotKeys = keys
         }
+        let snapshotBytes = upserter.snapshotKeys?.arenaCount
         var counts = UpsertCounts()
         var rejectConnector: String?
         for (index, record) in records.enumerated() {
@@ -247,6 +249,10 @@ extension Store {
                 throw BatchFailure(item: "record \(index + 1) (\(record.keyDescription))", error: error)
             }
         }
+        if let keys = upserter.snapshotKeys, let runID = upserter.snapshotRunID, keys.arenaCount != snapshotBytes {
+            // In the batch's transaction: a rollback takes the memory back to the previous length (see Snapshots).
+            try Snapshots.recordBytes(db, runID: runID, bytes: keys.arenaCount)
+        }
         for (index, reject) in rejects.enumerated() {
             do throws(SQLiteError) {
                 try Store.insertReject(db, reject, now: now)
@@ -302,10 +308,14 @@ extension Store {
         var knownSources: Set<String> = []
         /// The run whose full inventory snapshot is open: stock records are remembered for it (see `Snapshots`).
         var snapshotRunID: Int64?
-        /// Sources already remembered for the snapshot in this transaction.
-        var snapshotSources: Set<String> = []
-        /// The statement that remembers a stock row for the open snapshot (prepared on first use).
+        /// The in-memory keys of the open snapshot (see `SnapshotMemory`).
+        var snapshotKeys: SeenKeys?
+        /// The statement that remembers a stock row for the open snapshot beyond the memory's bound (prepared on
+        /// first use).
         var rememberSeen: Statement?
+        /// The sources remembered in this batch with their numbers in `snapshotKeys`: a snapshot has few sources
+        /// (warehouses), so a linear scan beats hashing the code for every stock row.
+        var batchSnapshotSources: [(code: String, number: Int)] = []
         /// Per entity: whether the previous record was new (see the type's comment).
         var expectNew = [Bool](repeating: false, count: 5)
 
@@ -511,6 +521,27 @@ extension Store {
         }
 
         private mutating func rememberForSnapshot(_ runID: Int64, _ s: InventorySourceItem) throws(SQLiteError) {
+            var number = -1
+            for known in batchSnapshotSources where known.code == s.sourceCode {
+                number = known.number
+                break
+            }
+            if number < 0 {
+                let source = try db.statement(
+                    "INSERT INTO temp.snapshot_sources (run_id, source_code) VALUES (?1, ?2) ON CONFLICT DO NOTHING")
+                source.bind(1, runID)
+                source.bind(2, s.sourceCode)
+                try source.run()
+                number = snapshotKeys?.sourceNumber(s.sourceCode) ?? 0
+                batchSnapshotSources.append((s.sourceCode, number))
+            }
+            if let keys = snapshotKeys, keys.insert(source: number, sku: s.sku) != .full { return }
+            snapshotKeys?.spilled = true
+            try spillForSnapshot(runID, s)
+        }
+
+        /// Remembers a stock row in `temp.snapshot_seen`: for keys beyond the memory's bound.
+        private mutating func spillForSnapshot(_ runID: Int64, _ s: InventorySourceItem) throws(SQLiteError) {
             // Prepared once per batch: looking the statement up by its text for every stock row cost a hash of it.
             if rememberSeen == nil {
                 rememberSeen = try db.statement(
@@ -521,13 +552,6 @@ extension Store {
             seen.bind(2, s.sourceCode)
             seen.bind(3, s.sku)
             try seen.run()
-            if snapshotSources.insert(s.sourceCode).inserted {
-                let source = try db.statement(
-                    "INSERT INTO temp.snapshot_sources (run_id, source_code) VALUES (?1, ?2) ON CONFLICT DO NOTHING")
-                source.bind(1, runID)
-                source.bind(2, s.sourceCode)
-                try source.run()
-            }
         }
 
         mutating func product(_ input: Product) throws(SQLiteError) -> UpsertOutcome {
