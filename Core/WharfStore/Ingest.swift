@@ -64,11 +64,17 @@ extension Store {
         /// stored as rejects of this run (its connector taken from the run). Relative stock without a run fails the
         /// whole batch when an adjustment is refused, as an invalid record does.
         public var runID: Int64?
+        /// Whether every record of the batch is a value `RecordCodec.decode` returned (or `validated(_:)` passed)
+        /// with the decoding options that `stock` implies (`stockQuantityIsAdjustment` exactly when `.relative`):
+        /// then `apply` skips its own validation pass, which would only repeat that one. False by default; set it
+        /// only for records straight from the codec (the host's `emit` does), never for values built otherwise.
+        public var recordsAreValidated: Bool
 
-        /// Options; by default absolute stock and no run.
-        public init(stock: StockMode = .absolute, runID: Int64? = nil) {
+        /// Options; by default absolute stock, no run, and every record validated by `apply`.
+        public init(stock: StockMode = .absolute, runID: Int64? = nil, recordsAreValidated: Bool = false) {
             self.stock = stock
             self.runID = runID
+            self.recordsAreValidated = recordsAreValidated
         }
     }
 
@@ -137,6 +143,8 @@ extension Store {
                 message: "cannot apply a batch of \(records.count) records: \(locations.count) locations were given; "
                     + "give one per record or none")
         }
+        // Decoded by the codec with these options already: the loop below would repeat its checks, record by record.
+        if options.recordsAreValidated { return }
         let decoding = RecordDecodingOptions(stockQuantityIsAdjustment: options.stock == .relative)
         for (index, record) in records.enumerated() {
             do throws(FieldError) {
