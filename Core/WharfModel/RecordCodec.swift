@@ -41,6 +41,58 @@ public enum RecordCodec {
         }
     }
 
+    /// The entities that `decode(_:values:options:)` takes as the values of their fixed fields, by position.
+    public enum FixedFieldEntity: Sendable, Hashable, CaseIterable {
+        /// "product" with fields sku, name, description, status.
+        case product
+        /// "price" with fields sku, currency, amount, min_quantity.
+        case price
+        /// "stock" with fields sku, source, quantity, status.
+        case stock
+
+        /// The entity's name in records.
+        public var name: String {
+            switch self {
+            case .product: "product"
+            case .price: "price"
+            case .stock: "stock"
+            }
+        }
+
+        /// The fixed field names, in the order `decode(_:values:options:)` takes their values.
+        public var fieldNames: [String] {
+            switch self {
+            case .product: Fields.product
+            case .price: Fields.price
+            case .stock: Fields.stock
+            }
+        }
+    }
+
+    /// Decodes and validates a record that has only fixed fields of its entity, each at most once, given as their
+    /// values by position in `entity.fieldNames` (nil or empty: absent). The result, error or value, is the one
+    /// `decode(entity:fields:options:)` gives for that record; a record with other fields, or a field twice, must go
+    /// through that one. Why: a host decoding millions of such records straight from C bytes skips building the
+    /// field list and looking up each name.
+    public static func decode(
+        _ entity: FixedFieldEntity, values: [String?], options: RecordDecodingOptions = RecordDecodingOptions()
+    ) -> Result<ModelRecord, FieldError> {
+        precondition(values.count == entity.fieldNames.count, "one value per fixed field of \(entity.name)")
+        var v = values
+        for index in v.indices where v[index]?.isEmpty == true { v[index] = nil }  // copies only when one is empty
+        do throws(FieldError) {
+            switch entity {
+            case .product:
+                return .success(
+                    .product(try makeProduct(v, attributes: [:], categories: [], media: [], texts: [:])))
+            case .price: return .success(.price(try makePrice(v)))
+            case .stock: return .success(.stock(try makeStock(v, options: options)))
+            }
+        } catch {
+            return .failure(error)
+        }
+    }
+
     /// The flat form of a record — the inverse of `decode` — followed by "updated_at" (RFC 3339 UTC) when the
     /// record has one. Optional fields that are absent are left out (so is a price's `min_quantity` of 1);
     /// attributes come as "attr.<name>" fields in byte order of their names, then a product's "category" and
@@ -208,6 +260,14 @@ public enum RecordCodec {
             texts[lang] = text
             return true
         }
+        return try makeProduct(v, attributes: attributes, categories: categories, media: media, texts: texts)
+    }
+
+    /// A product from its fixed fields' values (by position in `Fields.product`) and its other fields, decoded.
+    private static func makeProduct(
+        _ v: [String?], attributes: [String: String], categories: [String], media: [String],
+        texts: [String: LocalizedText]
+    ) throws(FieldError) -> Product {
         let sku = try required(v[0], "sku", "product")
         let name = try required(v[1], "name", "product")
         var status = ProductStatus.active
@@ -224,7 +284,11 @@ public enum RecordCodec {
     }
 
     private static func decodePrice(_ fields: [(name: String, value: String?)]) throws(FieldError) -> BasePrice {
-        let v = try collect(fields, entity: "price", known: Fields.price)
+        try makePrice(try collect(fields, entity: "price", known: Fields.price))
+    }
+
+    /// A price from its fields' values, by position in `Fields.price`.
+    private static func makePrice(_ v: [String?]) throws(FieldError) -> BasePrice {
         let sku = try required(v[0], "sku", "price")
         let code = try required(v[1], "currency", "price")
         let amount = try required(v[2], "amount", "price")
@@ -265,7 +329,11 @@ public enum RecordCodec {
     private static func decodeStock(
         _ fields: [(name: String, value: String?)], options: RecordDecodingOptions
     ) throws(FieldError) -> InventorySourceItem {
-        let v = try collect(fields, entity: "stock", known: Fields.stock)
+        try makeStock(try collect(fields, entity: "stock", known: Fields.stock), options: options)
+    }
+
+    /// A stock item from its fields' values, by position in `Fields.stock`.
+    private static func makeStock(_ v: [String?], options: RecordDecodingOptions) throws(FieldError) -> InventorySourceItem {
         let sku = try required(v[0], "sku", "stock")
         let source = try required(v[1], "source", "stock")
         let quantityText = try required(v[2], "quantity", "stock")

@@ -64,11 +64,17 @@ extension Store {
         /// stored as rejects of this run (its connector taken from the run). Relative stock without a run fails the
         /// whole batch when an adjustment is refused, as an invalid record does.
         public var runID: Int64?
+        /// Whether every record of the batch is a value `RecordCodec.decode` returned (or `validated(_:)` passed)
+        /// with the decoding options that `stock` implies (`stockQuantityIsAdjustment` exactly when `.relative`):
+        /// then `apply` skips its own validation pass, which would only repeat that one. False by default; set it
+        /// only for records straight from the codec (the host's `emit` does), never for values built otherwise.
+        public var recordsAreValidated: Bool
 
-        /// Options; by default absolute stock and no run.
-        public init(stock: StockMode = .absolute, runID: Int64? = nil) {
+        /// Options; by default absolute stock, no run, and every record validated by `apply`.
+        public init(stock: StockMode = .absolute, runID: Int64? = nil, recordsAreValidated: Bool = false) {
             self.stock = stock
             self.runID = runID
+            self.recordsAreValidated = recordsAreValidated
         }
     }
 
@@ -137,6 +143,8 @@ extension Store {
                 message: "cannot apply a batch of \(records.count) records: \(locations.count) locations were given; "
                     + "give one per record or none")
         }
+        // Decoded by the codec with these options already: the loop below would repeat its checks, record by record.
+        if options.recordsAreValidated { return }
         let decoding = RecordDecodingOptions(stockQuantityIsAdjustment: options.stock == .relative)
         for (index, record) in records.enumerated() {
             do throws(FieldError) {
@@ -157,7 +165,7 @@ extension Store {
         options: ApplyOptions, locations: [RecordLocation], now: Int64
     ) throws -> UpsertCounts {
         var upserter = try Upserter(db, now: now)
-        if let runID = options.runID, try Snapshots.isOpen(db, runID: runID) {
+        if let runID = options.runID, let keys = try Snapshots.memory(db, runID: runID) {
             if options.stock == .relative {
                 throw StoreError(
                     code: .invalidArgument,
@@ -165,7 +173,9 @@ extension Store {
                         + "a full inventory snapshot, whose quantities are absolute")
             }
             upserter.snapshotRunID = runID
+            upserter.snapshotKeys = keys
         }
+        let snapshotBytes = upserter.snapshotKeys?.arenaCount
         var counts = UpsertCounts()
         var rejectConnector: String?
         for (index, record) in records.enumerated() {
@@ -220,6 +230,10 @@ extension Store {
             } catch let error as SQLiteError {
                 throw BatchFailure(item: "record \(index + 1) (\(record.keyDescription))", error: error)
             }
+        }
+        if let keys = upserter.snapshotKeys, let runID = upserter.snapshotRunID, keys.arenaCount != snapshotBytes {
+            // In the batch's transaction: a rollback takes the memory back to the previous length (see Snapshots).
+            try Snapshots.recordBytes(db, runID: runID, bytes: keys.arenaCount)
         }
         for (index, reject) in rejects.enumerated() {
             do throws(SQLiteError) {
@@ -276,10 +290,14 @@ extension Store {
         var knownSources: Set<String> = []
         /// The run whose full inventory snapshot is open: stock records are remembered for it (see `Snapshots`).
         var snapshotRunID: Int64?
-        /// Sources already remembered for the snapshot in this transaction.
-        var snapshotSources: Set<String> = []
-        /// The statement that remembers a stock row for the open snapshot (prepared on first use).
+        /// The in-memory keys of the open snapshot (see `SnapshotMemory`).
+        var snapshotKeys: SeenKeys?
+        /// The statement that remembers a stock row for the open snapshot beyond the memory's bound (prepared on
+        /// first use).
         var rememberSeen: Statement?
+        /// The sources remembered in this batch with their numbers in `snapshotKeys`: a snapshot has few sources
+        /// (warehouses), so a linear scan beats hashing the code for every stock row.
+        var batchSnapshotSources: [(code: String, number: Int)] = []
         /// Per entity: whether the previous record was new (see the type's comment).
         var expectNew = [Bool](repeating: false, count: 5)
 
@@ -485,6 +503,27 @@ extension Store {
         }
 
         private mutating func rememberForSnapshot(_ runID: Int64, _ s: InventorySourceItem) throws(SQLiteError) {
+            var number = -1
+            for known in batchSnapshotSources where known.code == s.sourceCode {
+                number = known.number
+                break
+            }
+            if number < 0 {
+                let source = try db.statement(
+                    "INSERT INTO temp.snapshot_sources (run_id, source_code) VALUES (?1, ?2) ON CONFLICT DO NOTHING")
+                source.bind(1, runID)
+                source.bind(2, s.sourceCode)
+                try source.run()
+                number = snapshotKeys?.sourceNumber(s.sourceCode) ?? 0
+                batchSnapshotSources.append((s.sourceCode, number))
+            }
+            if let keys = snapshotKeys, keys.insert(source: number, sku: s.sku) != .full { return }
+            snapshotKeys?.spilled = true
+            try spillForSnapshot(runID, s)
+        }
+
+        /// Remembers a stock row in `temp.snapshot_seen`: for keys beyond the memory's bound.
+        private mutating func spillForSnapshot(_ runID: Int64, _ s: InventorySourceItem) throws(SQLiteError) {
             // Prepared once per batch: looking the statement up by its text for every stock row cost a hash of it.
             if rememberSeen == nil {
                 rememberSeen = try db.statement(
@@ -495,13 +534,6 @@ extension Store {
             seen.bind(2, s.sourceCode)
             seen.bind(3, s.sku)
             try seen.run()
-            if snapshotSources.insert(s.sourceCode).inserted {
-                let source = try db.statement(
-                    "INSERT INTO temp.snapshot_sources (run_id, source_code) VALUES (?1, ?2) ON CONFLICT DO NOTHING")
-                source.bind(1, runID)
-                source.bind(2, s.sourceCode)
-                try source.run()
-            }
         }
 
         mutating func product(_ input: Product) throws(SQLiteError) -> UpsertOutcome {

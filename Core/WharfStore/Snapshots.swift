@@ -14,9 +14,9 @@ extension Store {
     /// applied with `ApplyOptions(runID: runID)` — inserted, updated or unchanged — is remembered until
     /// `finishSnapshot` or `abandonSnapshot`.
     ///
-    /// The memory lives in temporary tables of this store's writer connection (on disk, with a bounded cache), so
-    /// it stays flat for millions of records and disappears with the process: a snapshot interrupted by a crash is
-    /// never finished and zeroes nothing. Fails with `.notFound` for an unknown run and `.misuse` when the run is
+    /// The memory lives with this store's writer connection — in process memory up to a bound, beyond it in a
+    /// temporary table (on disk, with a bounded cache) — so it stays flat for millions of records and disappears
+    /// with the process: a snapshot interrupted by a crash is never finished and zeroes nothing. Fails with `.notFound` for an unknown run and `.misuse` when the run is
     /// not running or already has an open snapshot.
     public func beginSnapshot(runID: Int64) throws(StoreError) {
         try write("begin an inventory snapshot for run \(runID)") { db in
@@ -55,20 +55,23 @@ extension Store {
 
     /// Full inventory snapshots: which (SKU, source) pairs a run delivered, to zero the rest at the end.
     ///
-    /// Why TEMP tables on the writer rather than a marker column on `inventory_source_items`: a marker would turn
-    /// every unchanged stock record into a row write (the whole table rewritten, and the WAL grown, by every daily
-    /// snapshot), while an unchanged import should write nothing to the database. A TEMP table costs one insert
-    /// into a private B-tree per record, is invisible to readers and other processes, takes part in the batch's
-    /// transaction (a rolled-back batch forgets its records too), spills to a temporary file beyond its cache
-    /// (`temp_store = FILE`, bounded `temp.cache_size`), so memory stays flat at millions of rows, and vanishes with
-    /// the connection, so a crashed run can never finish its snapshot. Its key starts with (run, source) so the
-    /// finishing UPDATE, which walks the items of each source in the snapshot, probes it in order.
+    /// Why writer-side state rather than a marker column on `inventory_source_items`: a marker would turn every
+    /// unchanged stock record into a row write (the whole table rewritten, and the WAL grown, by every daily
+    /// snapshot), while an unchanged import should write nothing to the database. The (source, SKU) keys a run
+    /// delivered are kept in `SnapshotMemory` (exact keys in a compact in-memory table, a hash probe per record)
+    /// up to a bound; beyond it they spill into TEMP table `snapshot_seen` (one insert into a private B-tree per
+    /// record, spilling to a temporary file beyond its cache: `temp_store = FILE`, bounded `temp.cache_size`), so
+    /// memory stays flat at any size. Both are invisible to readers and other processes and vanish with the
+    /// connection, so a crashed run can never finish its snapshot. Both follow the batch's transaction: the TEMP
+    /// rows by SQLite, the memory through `snapshot_runs.seen_bytes`, which each batch updates in its transaction
+    /// and which the memory is cut back to (see `SnapshotMemory`). The finishing UPDATE asks the memory through
+    /// the SQL function `wharf_snapshot_seen` and the TEMP table (keyed (run, source, SKU)) for the rest.
     enum Snapshots {
         static let createTables = """
             PRAGMA temp_store = FILE;
             PRAGMA temp.cache_size = -32768;
             PRAGMA temp.journal_mode = MEMORY;
-            CREATE TEMP TABLE IF NOT EXISTS snapshot_runs (run_id INTEGER PRIMARY KEY);
+            CREATE TEMP TABLE IF NOT EXISTS snapshot_runs (run_id INTEGER PRIMARY KEY, seen_bytes INTEGER NOT NULL DEFAULT 0);
             CREATE TEMP TABLE IF NOT EXISTS snapshot_sources (
                 run_id INTEGER NOT NULL, source_code TEXT NOT NULL, PRIMARY KEY (run_id, source_code)
             ) WITHOUT ROWID;
@@ -82,6 +85,40 @@ extension Store {
             defer { st.reset() }
             st.bind(1, runID)
             return try st.step()
+        }
+
+        /// The length of run `runID`'s memory arena as committed (see `SnapshotMemory`), or nil when no snapshot
+        /// is open for the run.
+        static func recordedBytes(_ db: Connection, runID: Int64) throws(SQLiteError) -> Int64? {
+            let st = try db.statement("SELECT seen_bytes FROM temp.snapshot_runs WHERE run_id = ?1")
+            defer { st.reset() }
+            st.bind(1, runID)
+            return try st.step() ? st.int64(0) : nil
+        }
+
+        /// Records the length of run `runID`'s memory arena, in the transaction of the batch that grew it.
+        static func recordBytes(_ db: Connection, runID: Int64, bytes: Int) throws(SQLiteError) {
+            let st = try db.statement("UPDATE temp.snapshot_runs SET seen_bytes = ?2 WHERE run_id = ?1")
+            st.bind(1, runID)
+            st.bind(2, Int64(bytes))
+            try st.run()
+        }
+
+        /// The memory of run `runID`, in line with what SQLite committed; nil when no snapshot is open for it.
+        static func memory(_ db: Connection, runID: Int64) throws -> SeenKeys? {
+            guard let recorded = try recordedBytes(db, runID: runID) else { return nil }
+            guard let memory = db.snapshotMemory else {
+                throw StoreError(code: .misuse, message: "inventory snapshots need the store's writer connection")
+            }
+            switch memory.sync(runID: runID, recordedBytes: recorded) {
+            case .ready(let keys): return keys
+            case .lost:
+                throw StoreError(
+                    code: .misuse,
+                    message: "cannot use the inventory snapshot of run \(runID) in database \(db.path): the keys it "
+                        + "delivered were forgotten by a transaction that was then rolled back; abandon the snapshot "
+                        + "and run a new one")
+            }
         }
 
         /// The state of run `runID`, or nil when there is no such run.
@@ -113,6 +150,8 @@ extension Store {
             let st = try db.statement("INSERT INTO temp.snapshot_runs (run_id) VALUES (?1)")
             st.bind(1, runID)
             try st.run()
+            // A stale memory of this run (from a begin that was rolled back) must not count.
+            db.snapshotMemory?.forget(runID: runID)
         }
 
         /// What finishing did: zeroed so many items, or refused to zero for a failed run (and forgot the snapshot).
@@ -167,11 +206,14 @@ extension Store {
                     try forget(db, runID: runID)
                     return .refused(state)
                 }
+                // Cut the memory back to what SQLite committed before the function reads it.
+                _ = try memory(db, runID: runID)
                 let st = try db.statement(
                     """
                     UPDATE inventory_source_items SET quantity = 0, status = 'out_of_stock', updated_at = ?2
                     WHERE source_code IN (SELECT source_code FROM temp.snapshot_sources WHERE run_id = ?1)
                         AND (quantity <> 0 OR status <> 'out_of_stock')
+                        AND NOT wharf_snapshot_seen(?1, source_code, sku)
                         AND NOT EXISTS (
                             SELECT 1 FROM temp.snapshot_seen AS seen
                             WHERE seen.run_id = ?1 AND seen.source_code = inventory_source_items.source_code
@@ -195,6 +237,7 @@ extension Store {
                 if others { st.bind(1, runID) }
                 try st.run()
             }
+            if others { db.snapshotMemory?.forget(runID: runID) } else { db.snapshotMemory?.forgetAll() }
         }
     }
 }

@@ -68,6 +68,9 @@ public final class Store: Sendable {
         try Migrations.migrate(writer)
         do throws(SQLiteError) {
             try writer.execute(Snapshots.createTables)
+            let memory = SnapshotMemory()
+            try memory.register(on: writer)
+            writer.snapshotMemory = memory
         } catch {
             throw StoreError(
                 code: .cannotOpen, message: "cannot open database \(path): cannot create temporary tables: \(error.message)",

@@ -134,13 +134,17 @@ final class ConnectorContext: @unchecked Sendable {
         cursor = .some(value)
     }
 
-    /// Validates and stores one batch the plugin emitted, with the plugin's pending rejects, in one transaction.
+    /// Stores one batch the plugin emitted, with the plugin's pending rejects, in one transaction. `records` are
+    /// what `RecordReader.decode` returned with `decodeOptions`, so validated already: the store does not repeat it.
     func apply(
         records: [ModelRecord], locations: [RecordLocation], invalid: [NewReject], read: Int64, cursor newCursor: String?
     ) throws -> Store.UpsertCounts {
         guard let store else { throw StoreError(code: .misuse, message: "no store is open for this call") }
         let rejects = pendingRejects + invalid
         let cursorUpdate = newCursor.map { (connector: connector.name, value: $0) }
+        // `emit` hands over only what RecordReader.decode returned, with `decodeOptions` (which match `stock`).
+        var applyOptions = self.applyOptions
+        applyOptions.recordsAreValidated = applyOptions.stock == (decodeOptions.stockQuantityIsAdjustment ? .relative : .absolute)
         let result =
             if let runWriter {
                 try runWriter.apply(records, cursor: cursorUpdate, rejects: rejects, options: applyOptions, locations: locations)

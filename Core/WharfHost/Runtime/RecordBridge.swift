@@ -20,6 +20,69 @@ enum RecordReader {
 
     /// The record as a model value, or the reason it is not one.
     static func decode(_ record: wharf_record, options: RecordDecodingOptions = RecordDecodingOptions()) -> Result<ModelRecord, FieldError> {
+        if let decoded = decodeFixedFields(record, options: options) { return decoded }
+        return decodeFields(record, options: options)
+    }
+
+    /// The fast path of `decode` for the bulk entities (product, price, stock) when the record has only their
+    /// fixed fields, each once, all valid UTF-8: names are compared as C bytes and only values become Strings.
+    /// Returns nil for anything else — another entity, another field, a field twice, a missing name, invalid
+    /// UTF-8 — which `decodeFields` then decodes (or refuses) with its usual messages.
+    static func decodeFixedFields(_ record: wharf_record, options: RecordDecodingOptions) -> Result<ModelRecord, FieldError>? {
+        guard let entityPointer = record.entity, record.field_count > 0, let pointer = record.fields else { return nil }
+        let entity: RecordCodec.FixedFieldEntity
+        let names: [[CChar]]
+        if strcmp(entityPointer, "stock") == 0 {
+            (entity, names) = (.stock, FixedNames.stock)
+        } else if strcmp(entityPointer, "price") == 0 {
+            (entity, names) = (.price, FixedNames.price)
+        } else if strcmp(entityPointer, "product") == 0 {
+            (entity, names) = (.product, FixedNames.product)
+        } else {
+            return nil
+        }
+        guard Int(record.field_count) <= names.count else { return nil }
+        var values = [String?](repeating: nil, count: names.count)
+        var seen = 0  // bit i: field i given
+        for index in 0..<Int(record.field_count) {
+            let field = pointer[index]
+            guard let namePointer = field.name else { return nil }
+            var position = -1
+            for (candidate, name) in names.enumerated() where strcmp(namePointer, name) == 0 {
+                position = candidate
+                break
+            }
+            guard position >= 0, seen & (1 << position) == 0 else { return nil }
+            seen |= 1 << position
+            guard let valuePointer = field.value, field.value_len > 0 else { continue }
+            let bytes = UnsafeRawBufferPointer(start: valuePointer, count: field.value_len).bindMemory(to: UInt8.self)
+            if isASCII(bytes) {
+                values[position] = String(decoding: bytes, as: UTF8.self)
+            } else {
+                guard let value = String(validating: bytes, as: UTF8.self) else { return nil }
+                values[position] = value
+            }
+        }
+        return RecordCodec.decode(entity, values: values, options: options)
+    }
+
+    /// The fixed field names of the fast path's entities as C strings (terminated).
+    enum FixedNames {
+        static let product = RecordCodec.FixedFieldEntity.product.fieldNames.map { Array($0.utf8CString) }
+        static let price = RecordCodec.FixedFieldEntity.price.fieldNames.map { Array($0.utf8CString) }
+        static let stock = RecordCodec.FixedFieldEntity.stock.fieldNames.map { Array($0.utf8CString) }
+    }
+
+    /// Whether every byte is ASCII (then the bytes are valid UTF-8 and need no further check).
+    @inline(__always)
+    static func isASCII(_ bytes: UnsafeBufferPointer<UInt8>) -> Bool {
+        var any: UInt8 = 0
+        for byte in bytes { any |= byte }
+        return any < 0x80
+    }
+
+    /// The general path of `decode`: every field as a (name, value) pair, then `RecordCodec.decode`.
+    static func decodeFields(_ record: wharf_record, options: RecordDecodingOptions) -> Result<ModelRecord, FieldError> {
         guard let entityPointer = record.entity else {
             return .failure(FieldError(field: nil, reason: "the record has no entity name"))
         }

@@ -33,6 +33,8 @@ final class Connection: @unchecked Sendable {
     let path: String
     /// Prepared statements by SQL text, kept for the connection's life (SQLITE_PREPARE_PERSISTENT).
     private var statements: [String: Statement] = [:]
+    /// The writer's in-memory record of open inventory snapshots (see `Store.SnapshotMemory`); nil on readers.
+    var snapshotMemory: Store.SnapshotMemory?
 
     /// Opens `path` with `flags` (SQLITE_OPEN_*). NOMUTEX and EXRESCODE are always added.
     init(path: String, flags: Int32) throws(SQLiteError) {
