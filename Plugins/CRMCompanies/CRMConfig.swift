@@ -211,18 +211,24 @@ struct CRMConfig {
         }
     }
 
+    /// The CRM property name mapped at `path.key`: `current` (the default) when the key is absent, nil when it is
+    /// null (not mapped), else a non-empty string.
+    static func propertyName(_ value: JSON, _ key: String, _ path: String, default current: String?) throws(PluginError) -> String? {
+        guard let entry = value[key] else { return current }
+        if case .null = entry { return nil }
+        guard let name = entry.stringValue, !name.isEmpty else {
+            throw PluginError.invalid("\(path).\(key): expected a CRM property name (a string) or null, found \(entry.kindName)")
+        }
+        return name
+    }
+
     static func companyMapping(_ value: JSON?, shape: CRMAPIShape) throws(PluginError) -> CompanyMapping {
         var mapping = CompanyMapping.defaults(shape)
         guard let value else { return mapping }
         let path = "mapping.company"
         try checkKeys(value, CompanyMapping.keys, path)
         func property(_ key: String, _ current: String?) throws(PluginError) -> String? {
-            guard let entry = value[key] else { return current }
-            if case .null = entry { return nil }
-            guard let name = entry.stringValue, !name.isEmpty else {
-                throw PluginError.invalid("\(path).\(key): expected a CRM property name (a string) or null, found \(entry.kindName)")
-            }
-            return name
+            try propertyName(value, key, path, default: current)
         }
         mapping.legalName = try property("legalName", mapping.legalName) ?? ""
         if mapping.legalName.isEmpty { throw PluginError.invalid("\(path).legalName: required, the CRM property with the company name") }
@@ -269,12 +275,7 @@ struct CRMConfig {
         let path = "mapping.user"
         try checkKeys(value, UserMapping.keys, path)
         func property(_ key: String, _ current: String?) throws(PluginError) -> String? {
-            guard let entry = value[key] else { return current }
-            if case .null = entry { return nil }
-            guard let name = entry.stringValue, !name.isEmpty else {
-                throw PluginError.invalid("\(path).\(key): expected a CRM property name (a string) or null, found \(entry.kindName)")
-            }
-            return name
+            try propertyName(value, key, path, default: current)
         }
         mapping.email = try property("email", mapping.email) ?? ""
         if mapping.email.isEmpty { throw PluginError.invalid("\(path).email: required, the contact's email property") }

@@ -220,15 +220,7 @@ public final class CallPool: @unchecked Sendable {
         let plugin: LoadedPlugin
         let instance: UnsafeMutableRawPointer?
         do throws(ConnectorRunner.RunFailure) {
-            plugin = try ConnectorRunner.loadPlugin(connector, from: deployment.plugins)
-            guard plugin.info.capabilities.contains(.call), plugin.descriptor.pointee.call != nil else {
-                throw ConnectorRunner.RunFailure(
-                    message: "plugin '\(plugin.info.id)' answers no calls (capabilities: \(plugin.info.capabilities.names.joined(separator: ", ")))",
-                    counts: RunCounts())
-            }
-            instance = try ConnectorRunner.createInstance(
-                plugin, connector: connector, store: deployment.store, logger: deployment.logger,
-                baseDirectory: deployment.manifest.directory, cancellation: CancellationFlag())
+            (plugin, instance) = try PluginCall.makeInstance(connector, deployment: deployment)
         } catch {
             throw CallError(kind: .unavailable, message: error.message)
         }
@@ -244,6 +236,23 @@ public final class CallPool: @unchecked Sendable {
 
 /// One `call` on a plugin instance, in this process: what a call worker does for each call frame.
 enum PluginCall {
+    /// Loads the connector's plugin and creates the instance that answers its calls; refuses a plugin that
+    /// answers no calls. Used by call workers and by in-process calls alike.
+    static func makeInstance(
+        _ connector: ConnectorConfig, deployment: Deployment
+    ) throws(ConnectorRunner.RunFailure) -> (LoadedPlugin, UnsafeMutableRawPointer?) {
+        let plugin = try ConnectorRunner.loadPlugin(connector, from: deployment.plugins)
+        guard plugin.info.capabilities.contains(.call), plugin.descriptor.pointee.call != nil else {
+            throw ConnectorRunner.RunFailure(
+                message: "plugin '\(plugin.info.id)' answers no calls (capabilities: \(plugin.info.capabilities.names.joined(separator: ", ")))",
+                counts: RunCounts())
+        }
+        let instance = try ConnectorRunner.createInstance(
+            plugin, connector: connector, store: deployment.store, logger: deployment.logger,
+            baseDirectory: deployment.manifest.directory, cancellation: CancellationFlag())
+        return (plugin, instance)
+    }
+
     /// The plugin's status, its response (empty when it set none) and its error message.
     static func perform(
         _ plugin: LoadedPlugin, instance: UnsafeMutableRawPointer?, connector: ConnectorConfig, deployment: Deployment,

@@ -133,15 +133,7 @@ public enum Worker {
         let plugin: LoadedPlugin
         let instance: UnsafeMutableRawPointer?
         do throws(ConnectorRunner.RunFailure) {
-            plugin = try ConnectorRunner.loadPlugin(connector, from: deployment.plugins)
-            guard plugin.info.capabilities.contains(.call), plugin.descriptor.pointee.call != nil else {
-                throw ConnectorRunner.RunFailure(
-                    message: "plugin '\(plugin.info.id)' answers no calls (capabilities: \(plugin.info.capabilities.names.joined(separator: ", ")))",
-                    counts: RunCounts())
-            }
-            instance = try ConnectorRunner.createInstance(
-                plugin, connector: connector, store: deployment.store, logger: deployment.logger,
-                baseDirectory: deployment.manifest.directory, cancellation: CancellationFlag())
+            (plugin, instance) = try PluginCall.makeInstance(connector, deployment: deployment)
         } catch {
             finish(channel, RunOutcome(state: .failed, counts: RunCounts(), error: error.message))
         }
