@@ -93,12 +93,7 @@ enum CompanyRoutes {
                     }
                     query.active = text == "true"
                 }
-                if let since = request.query("updatedSince") {
-                    guard let parsed = Timestamp(rfc3339: since) else {
-                        throw Problems.badRequest("updatedSince must be an RFC 3339 time such as 2026-11-23T00:00:00Z, not '\(since)'")
-                    }
-                    query.updatedSince = parsed
-                }
+                if let since = try timeParameter(request, "updatedSince") { query.updatedSince = since }
                 query.customerGroup = request.query("customerGroup")
                 query.taxID = request.query("taxId")
                 query.emailDomain = request.query("emailDomain")

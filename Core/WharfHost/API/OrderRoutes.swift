@@ -48,12 +48,7 @@ enum OrderRoutes {
                 }
                 query.channel = request.query("channel")
                 query.companyID = request.query("company")
-                if let since = request.query("updatedSince") {
-                    guard let parsed = Timestamp(rfc3339: since) else {
-                        throw Problems.badRequest("updatedSince must be an RFC 3339 time such as 2026-11-23T00:00:00Z, not '\(since)'")
-                    }
-                    query.updatedSince = parsed
-                }
+                if let since = try timeParameter(request, "updatedSince") { query.updatedSince = since }
                 if let cursor = try cursorParameter(request) {
                     let parts = cursor.split(separator: ":")
                     guard parts.count == 2, let at = Int64(parts[0]), let id = Int64(parts[1]) else {

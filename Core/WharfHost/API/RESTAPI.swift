@@ -143,12 +143,7 @@ public final class RESTAPI: Sendable {
                 }
                 query.status = parsed
             }
-            if let since = request.query("updatedSince") {
-                guard let parsed = Timestamp(rfc3339: since) else {
-                    throw Problems.badRequest("updatedSince must be an RFC 3339 time such as 2026-11-23T00:00:00Z, not '\(since)'")
-                }
-                query.updatedSince = parsed
-            }
+            if let since = try timeParameter(request, "updatedSince") { query.updatedSince = since }
             let page = try store.products(query)
             return json { writer in
                 writer.beginObject()
@@ -404,6 +399,15 @@ func limitParameter(_ request: HTTPRequest) throws(ProblemDetails) -> Int {
         throw Problems.badRequest("limit must be a whole number from 1 to 1000, not '\(text)'")
     }
     return value
+}
+
+/// The query parameter `name` as an RFC 3339 time, nil when absent; 400 naming the parameter when it is not one.
+func timeParameter(_ request: HTTPRequest, _ name: String) throws(ProblemDetails) -> Timestamp? {
+    guard let text = request.query(name) else { return nil }
+    guard let time = Timestamp(rfc3339: text) else {
+        throw Problems.badRequest("\(name) must be an RFC 3339 time such as 2026-11-23T00:00:00Z, not '\(text)'")
+    }
+    return time
 }
 
 /// Cursors are opaque to clients (base64url of the last key), so their form can change without breaking anyone.
