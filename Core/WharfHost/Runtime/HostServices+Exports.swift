@@ -65,18 +65,9 @@ extension HostServices {
 
     /// `read_records` for the flat export entities (orders, order lines, consents, customers).
     static func readExportRows(
-        _ context: ConnectorContext, _ store: Store, _ request: UnsafePointer<wharf_read_request>, entity: String,
+        _ context: ConnectorContext, _ store: Store, entity: String, since: Timestamp?, batchSize: Int,
         _ callback: wharf_read_callback, _ user: UnsafeMutableRawPointer?
     ) -> wharf_status {
-        var since: Timestamp?
-        if let text = request.pointee.changed_since.map({ String(cString: $0) }) {
-            guard let parsed = Timestamp(rfc3339: text) else {
-                context.errorMessage = "read_records: changed_since '\(text)' is not an RFC 3339 time"
-                return WHARF_ERR_INVALID
-            }
-            since = parsed
-        }
-        let batchSize = request.pointee.batch_size == 0 ? 500 : Int(min(request.pointee.batch_size, 10_000))
         var stoppedWith = WHARF_OK
         do {
             try store.readExportRows(entity: entity, changedSince: since, batchSize: batchSize) { rows in

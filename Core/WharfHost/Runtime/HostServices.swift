@@ -238,10 +238,8 @@ public enum HostServices {
             return WHARF_ERR_INVALID
         }
         let entity = String(cString: entityPointer)
-        if Store.exportEntities.contains(entity) {
-            return readExportRows(context, store, request, entity: entity, callback, user)
-        }
-        guard entities.contains(entity) else {
+        let isExportEntity = Store.exportEntities.contains(entity)
+        guard isExportEntity || entities.contains(entity) else {
             context.errorMessage = "read_records: unknown entity '\(entity)'; this host has \((entities.sorted() + Store.exportEntities).joined(separator: ", "))"
             return WHARF_ERR_UNSUPPORTED
         }
@@ -254,6 +252,9 @@ public enum HostServices {
             since = parsed
         }
         let batchSize = request.pointee.batch_size == 0 ? 500 : Int(min(request.pointee.batch_size, 10_000))
+        if isExportEntity {
+            return readExportRows(context, store, entity: entity, since: since, batchSize: batchSize, callback, user)
+        }
         var stoppedWith = WHARF_OK
         do {
             try store.readRecords(entity: entity, changedSince: since, batchSize: batchSize) { batch in
