@@ -116,10 +116,60 @@ final class OpenAndMigrationTests: XCTestCase {
             try store.apply([.price(BasePrice(sku: "A", price: Money(minorUnits: 1000, currency: eur), minQuantity: 10))], cursor: nil),
             Store.UpsertCounts(inserted: 1))
         XCTAssertEqual(try store.basePrices(sku: "A").count, 3)
-        // The rebuilt table kept its CHECKs and its index.
+        // The rebuilt table kept its CHECKs; its updated_at index went with migration 10 (no query used it).
         XCTAssertThrowsError(try store.write("t") { try $0.execute("INSERT INTO base_prices VALUES ('X', 'EUR', 0, 1, 1)") })
         XCTAssertEqual(
-            try store.write("i") { try $0.scalarInt("SELECT count(*) FROM sqlite_schema WHERE name = 'base_prices_by_updated_at'") }, 1)
+            try store.write("i") { try $0.scalarInt("SELECT count(*) FROM sqlite_schema WHERE name = 'base_prices_by_updated_at'") }, 0)
+    }
+
+    /// Migration 10 drops the catalog indexes that only cost writes: the large-import tables keep their primary
+    /// keys alone, and the "changed since" reads and the snapshot's zeroing pass still find their rows, by primary key.
+    func testMigration10LeavesTheImportTablesWithTheirPrimaryKeysAlone() throws {
+        let folder = TemporaryDirectory()
+        let path = folder.file("wharf.sqlite")
+        let old = try Connection(path: path, flags: 0x2 | 0x4)  // READWRITE | CREATE
+        try old.execute("PRAGMA journal_mode = WAL")
+        try Migrations.migrate(old, upTo: 9)
+        XCTAssertEqual(
+            try old.scalarInt(
+                "SELECT count(*) FROM sqlite_schema WHERE type = 'index' AND name IN ('products_by_updated_at', "
+                    + "'base_prices_by_updated_at', 'inventory_source_items_by_updated_at', 'inventory_source_items_by_source')"),
+            4)
+        old.close()
+
+        let store = try Store(path: path)
+        defer { store.close() }
+        let indexes = try store.write("i") { db in
+            let st = try db.statement(
+                """
+                SELECT tbl_name || '.' || name FROM sqlite_schema WHERE type = 'index' AND sql IS NOT NULL
+                    AND tbl_name IN ('products', 'base_prices', 'inventory_source_items', 'categories') ORDER BY 1
+                """)
+            defer { st.reset() }
+            var names: [String] = []
+            while try st.step() { names.append(st.text(0)) }
+            return names
+        }
+        XCTAssertEqual(indexes, ["categories.categories_by_parent"])
+        let plans = try store.write("p") { db in
+            try [
+                "SELECT sku FROM products WHERE sku > '' AND updated_at >= 5 ORDER BY sku LIMIT 100",
+                "SELECT sku FROM base_prices WHERE (sku, currency, min_quantity) > ('', '', 0) AND updated_at >= 5 "
+                    + "ORDER BY sku, currency, min_quantity LIMIT 100",
+                "SELECT sku FROM inventory_source_items WHERE (sku, source_code) > ('', '') AND updated_at >= 5 "
+                    + "ORDER BY sku, source_code LIMIT 100",
+            ].map { sql in
+                let st = try db.statement("EXPLAIN QUERY PLAN " + sql)
+                defer { st.reset() }
+                var detail = ""
+                while try st.step() { detail += st.text(3) + "; " }
+                return detail
+            }
+        }
+        for plan in plans {
+            XCTAssertTrue(plan.contains("PRIMARY KEY") || plan.contains("sqlite_autoindex_products_1"), plan)
+            XCTAssertFalse(plan.contains("TEMP B-TREE"), "a changed-since page must not sort: \(plan)")
+        }
     }
 
     func testNewerSchemaIsRefused() throws {
