@@ -10,9 +10,9 @@ extension Store {
     /// Why: remembering each stock row with an INSERT into a TEMP B-tree cost about 10,000 instructions per row, a
     /// quarter of an unchanged import. Here a row costs a hash and a probe of an open-addressing table. The keys are
     /// exact (compared byte for byte), stored compactly in one byte arena per run (source number, SKU length, SKU
-    /// bytes — about 13 bytes for a typical SKU) plus a 4-byte table slot; a run that would take more than
-    /// `limitBytes` puts its further keys into `temp.snapshot_seen` instead (the spill), so memory stays flat for
-    /// snapshots of any size.
+    /// bytes — about 13 bytes for a typical SKU) plus a 5-byte table slot (arena offset and an 8-bit hash tag); a
+    /// run that would take more than `limitBytes` puts its further keys into `temp.snapshot_seen` instead (the
+    /// spill), so memory stays flat for snapshots of any size.
     ///
     /// Transactions: the arena only grows while a batch is applied, and the batch records the arena's length in
     /// `temp.snapshot_runs.seen_bytes` inside its own transaction (or savepoint). Every batch and the finish pass
@@ -107,6 +107,11 @@ extension Store {
         private let limitBytes: Int
         private var arena: [UInt8] = []
         private var table = [UInt32](repeating: 0, count: 1024)
+        /// Per slot, 8 bits of the key's hash: a probe that meets another key usually tells it apart here, without
+        /// reading the arena (a cache miss per probe once the arena outgrows the CPU caches).
+        private var tags = [UInt8](repeating: 0, count: 1024)
+        /// Bytes a table slot costs: its offset and its tag.
+        private static let slotBytes = MemoryLayout<UInt32>.stride + 1
         /// The sources seen, by number (few per snapshot: warehouses).
         private var sources: [[UInt8]] = []
         private var sourceNumbers: [String: Int] = [:]
@@ -148,14 +153,15 @@ extension Store {
         /// Adds (source, sku bytes) unless present or memory is full.
         func insert(source: Int, sku: UnsafeBufferPointer<UInt8>) -> Insertion {
             let hash = Self.hash(source: source, sku: sku)
+            let tag = Self.tag(hash)
             var slot = Int(truncatingIfNeeded: hash) & (table.count - 1)
             while table[slot] != 0 {
-                if matches(offset: Int(table[slot] - 1), source: source, sku: sku) { return .present }
+                if tags[slot] == tag && matches(offset: Int(table[slot] - 1), source: source, sku: sku) { return .present }
                 slot = (slot + 1) & (table.count - 1)
             }
             let entryBytes = Self.lengthOfLEB(source) + Self.lengthOfLEB(sku.count) + sku.count
             let grows = (count + 1) * 4 > table.count * 3
-            let tableBytes = (grows ? table.count * 2 : table.count) * MemoryLayout<UInt32>.stride
+            let tableBytes = (grows ? table.count * 2 : table.count) * Self.slotBytes
             guard arena.count + entryBytes + tableBytes <= limitBytes, arena.count + entryBytes < Int(UInt32.max) else {
                 return .full
             }
@@ -168,15 +174,18 @@ extension Store {
                 rebuildTable(capacity: table.count * 2)
             } else {
                 table[slot] = UInt32(offset + 1)
+                tags[slot] = tag
             }
             return .added
         }
 
         /// Whether memory holds (source, sku).
         func contains(source: Int, sku: UnsafeBufferPointer<UInt8>) -> Bool {
-            var slot = Int(truncatingIfNeeded: Self.hash(source: source, sku: sku)) & (table.count - 1)
+            let hash = Self.hash(source: source, sku: sku)
+            let tag = Self.tag(hash)
+            var slot = Int(truncatingIfNeeded: hash) & (table.count - 1)
             while table[slot] != 0 {
-                if matches(offset: Int(table[slot] - 1), source: source, sku: sku) { return true }
+                if tags[slot] == tag && matches(offset: Int(table[slot] - 1), source: source, sku: sku) { return true }
                 slot = (slot + 1) & (table.count - 1)
             }
             return false
@@ -227,6 +236,7 @@ extension Store {
 
         private func rebuildTable(capacity: Int) {
             table = [UInt32](repeating: 0, count: capacity)
+            tags = [UInt8](repeating: 0, count: capacity)
             var offset = 0
             while offset < arena.count {
                 var position = offset
@@ -238,6 +248,7 @@ extension Store {
                 var slot = Int(truncatingIfNeeded: hash) & (capacity - 1)
                 while table[slot] != 0 { slot = (slot + 1) & (capacity - 1) }
                 table[slot] = UInt32(offset + 1)
+                tags[slot] = Self.tag(hash)
                 offset = position + length
             }
         }
@@ -255,6 +266,10 @@ extension Store {
             return h
         }
 
+        /// The tag of a hash: its top bits, which the slot (its low bits) does not use.
+        @inline(__always)
+        private static func tag(_ hash: UInt64) -> UInt8 { UInt8(truncatingIfNeeded: hash >> 56) }
+
         private static func lengthOfLEB(_ value: Int) -> Int {
             var n = 1
             var v = value >> 7
@@ -271,6 +286,7 @@ extension Store {
             bytes.append(UInt8(v))
         }
 
+        @inline(__always)
         private static func readLEB(_ bytes: UnsafeBufferPointer<UInt8>, _ position: inout Int) -> Int {
             var value = 0
             var shift = 0

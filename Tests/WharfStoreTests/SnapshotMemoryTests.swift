@@ -48,7 +48,7 @@ final class SnapshotMemoryTests: StoreTestCase {
     }
 
     func testFullMemoryRefusesNewKeysButFindsOldOnes() {
-        let keys = Store.SeenKeys(limitBytes: 4096 + 20)  // the first table (1024 slots) plus a few entries
+        let keys = Store.SeenKeys(limitBytes: 5120 + 20)  // the first table (1024 slots of 5 bytes) plus a few entries
         let w = keys.sourceNumber("w")
         XCTAssertEqual(keys.insert(source: w, sku: "A-1"), .added)
         var added = 1
@@ -70,7 +70,7 @@ final class SnapshotMemoryTests: StoreTestCase {
             existing.append(stock("S\(i)", "w2", 5))
         }
         _ = try store.apply(existing, cursor: nil)
-        limitSnapshotMemory(bytes: 4096 + 200)
+        limitSnapshotMemory(bytes: 5120 + 200)
         let run = try store.beginRun(connector: "erp", pluginID: "p", trigger: .scheduled)
         try store.beginSnapshot(runID: run.id)
         let options = Store.ApplyOptions(runID: run.id)
