@@ -70,6 +70,13 @@ extension Store {
         /// only for records straight from the codec (the host's `emit` does), never for values built otherwise.
         public var recordsAreValidated: Bool
 
+        /// These options for records `validate` has passed already.
+        var validatedAlready: ApplyOptions {
+            var options = self
+            options.recordsAreValidated = true
+            return options
+        }
+
         /// Options; by default absolute stock, no run, and every record validated by `apply`.
         public init(stock: StockMode = .absolute, runID: Int64? = nil, recordsAreValidated: Bool = false) {
             self.stock = stock
@@ -111,6 +118,49 @@ extension Store {
         }
     }
 
+    /// Part of a batch handed to `apply(chunks:…)`: records and, when not empty, one location per record.
+    public struct RecordChunk: Sendable {
+        /// The records, in the batch's order.
+        public var records: [ModelRecord]
+        /// One location per record (same order), or none.
+        public var locations: [RecordLocation]
+
+        /// A chunk of `records` with their `locations` (one per record, or none).
+        public init(records: [ModelRecord], locations: [RecordLocation] = []) {
+            self.records = records
+            self.locations = locations
+        }
+    }
+
+    /// Stores a batch whose records arrive in chunks while it is being written, in ONE transaction, exactly as
+    /// `apply(_:cursor:rejects:options:locations:)` stores the same records given at once.
+    ///
+    /// Why: a host that turns a plugin's C records into model values can do that for the next chunk on another
+    /// thread while the writer stores this one, so a batch costs the writer only its SQLite work.
+    ///
+    /// `nextChunk` is called on the calling thread, inside the transaction, until it returns nil; `rejects` is called
+    /// once after the last chunk, and what it returns is stored with the batch. When any record is invalid (unless
+    /// `options.recordsAreValidated`) or any write fails, nothing of the batch is stored; `nextChunk` is then not
+    /// called again, so a caller that produces chunks elsewhere must still finish or drop that work itself.
+    public func apply(
+        chunks nextChunk: () -> RecordChunk?, cursor: (connector: String, value: String)?,
+        rejects: () -> [NewReject], options: ApplyOptions = ApplyOptions()
+    ) throws(StoreError) -> UpsertCounts {
+        let now = Timestamp.now().millisecondsSinceEpoch
+        do {
+            return try write("apply a batch of records in chunks") { db in
+                try db.transaction {
+                    try Store.applyChunks(
+                        db, next: nextChunk, cursor: cursor, rejects: rejects, options: options, now: now)
+                }
+            }
+        } catch {
+            var error = error
+            if error.code != .closed && error.code != .misuse { error.message += "; nothing of the batch was stored" }
+            throw error
+        }
+    }
+
     /// The cursor (watermark) last stored for `connector` with `apply`, or nil when there is none.
     public func cursor(connector: String) throws(StoreError) -> String? {
         try read("read the cursor of connector '\(connector)'") { db in try Store.cursor(db, connector: connector) }
@@ -135,12 +185,13 @@ extension Store {
     /// Checks a batch before any lock is taken: every record valid under `options`, `locations` empty or one per
     /// record.
     static func validate(
-        _ records: [ModelRecord], options: ApplyOptions, locations: [RecordLocation]
+        _ records: [ModelRecord], options: ApplyOptions, locations: [RecordLocation], firstNumber: Int = 1
     ) throws(StoreError) {
+        let batch = firstNumber == 1 ? "a batch of \(records.count) records" : "a batch given in chunks"
         if !locations.isEmpty && locations.count != records.count {
             throw StoreError(
                 code: .invalidArgument,
-                message: "cannot apply a batch of \(records.count) records: \(locations.count) locations were given; "
+                message: "cannot apply \(batch): \(locations.count) locations were given for \(records.count) records; "
                     + "give one per record or none")
         }
         // Decoded by the codec with these options already: the loop below would repeat its checks, record by record.
@@ -152,7 +203,7 @@ extension Store {
             } catch {
                 throw StoreError(
                     code: .invalidRecord,
-                    message: "cannot apply a batch of \(records.count) records: record \(index + 1) "
+                    message: "cannot apply \(batch): record \(index + firstNumber) "
                         + "(\(record.keyDescription)) is invalid: \(error.reason); nothing of the batch was stored")
             }
         }
@@ -163,6 +214,19 @@ extension Store {
     static func applyBatch(
         _ db: Connection, _ records: [ModelRecord], cursor: (connector: String, value: String)?, rejects: [NewReject],
         options: ApplyOptions, locations: [RecordLocation], now: Int64
+    ) throws -> UpsertCounts {
+        var chunk: RecordChunk? = RecordChunk(records: records, locations: locations)
+        return try applyChunks(
+            db, next: { defer { chunk = nil }; return chunk }, cursor: cursor, rejects: { rejects },
+            options: options.validatedAlready, now: now)
+    }
+
+    /// `applyBatch` for records that arrive in chunks (see `apply(chunks:…)`): validates each chunk unless
+    /// `options.recordsAreValidated`, writes it, then the rejects `rejects` returns after the last chunk, then the
+    /// cursor. Throws on the first failure; the caller rolls back.
+    static func applyChunks(
+        _ db: Connection, next: () -> RecordChunk?, cursor: (connector: String, value: String)?,
+        rejects: () -> [NewReject], options: ApplyOptions, now: Int64
     ) throws -> UpsertCounts {
         var upserter = try Upserter(db, now: now)
         if let runID = options.runID, let keys = try Snapshots.memory(db, runID: runID) {
@@ -178,7 +242,11 @@ extension Store {
         let snapshotBytes = upserter.snapshotKeys?.arenaCount
         var counts = UpsertCounts()
         var rejectConnector: String?
-        for (index, record) in records.enumerated() {
+        var before = 0  // records of the earlier chunks, for record numbers in messages
+        while let chunk = next() {
+            try validate(chunk.records, options: options, locations: chunk.locations, firstNumber: before + 1)
+            let locations = chunk.locations
+            for (index, record) in chunk.records.enumerated() {
             do {
                 // Records the store may refuse on their own, while the rest of the batch lands: relative stock
                 // below zero, B2B records whose company is unknown, OMS updates that are not a valid transition,
@@ -213,7 +281,7 @@ extension Store {
                     guard let runID = options.runID else {
                         throw StoreError(
                             code: .invalidRecord,
-                            message: "cannot apply a batch of \(records.count) records: record \(index + 1) "
+                            message: "cannot apply a batch: record \(before + index + 1) "
                                 + "(\(record.keyDescription)) was refused: \(refusal.reason); give ApplyOptions.runID to store "
                                 + "such refusals as rejects and apply the rest")
                     }
@@ -228,14 +296,16 @@ extension Store {
                     counts.rejected += 1
                 }
             } catch let error as SQLiteError {
-                throw BatchFailure(item: "record \(index + 1) (\(record.keyDescription))", error: error)
+                throw BatchFailure(item: "record \(before + index + 1) (\(record.keyDescription))", error: error)
             }
+            }
+            before += chunk.records.count
         }
         if let keys = upserter.snapshotKeys, let runID = upserter.snapshotRunID, keys.arenaCount != snapshotBytes {
             // In the batch's transaction: a rollback takes the memory back to the previous length (see Snapshots).
             try Snapshots.recordBytes(db, runID: runID, bytes: keys.arenaCount)
         }
-        for (index, reject) in rejects.enumerated() {
+        for (index, reject) in rejects().enumerated() {
             do throws(SQLiteError) {
                 try Store.insertReject(db, reject, now: now)
             } catch {

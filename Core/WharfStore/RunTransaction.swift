@@ -85,6 +85,25 @@ extension Store {
             }
         }
 
+        /// Stores a batch given in chunks as part of the run's transaction, in a savepoint of its own; like
+        /// `Store.apply(chunks:cursor:rejects:options:)`.
+        public func apply(
+            chunks nextChunk: () -> RecordChunk?, cursor: (connector: String, value: String)?,
+            rejects: () -> [NewReject], options: ApplyOptions = ApplyOptions()
+        ) throws(StoreError) -> UpsertCounts {
+            try checkOpen("apply a batch")
+            let now = Timestamp.now().millisecondsSinceEpoch
+            do {
+                return try inSavepoint {
+                    try Store.applyChunks(db, next: nextChunk, cursor: cursor, rejects: rejects, options: options, now: now)
+                }
+            } catch {
+                var error = store.describe(error, "apply a batch of records in chunks")
+                error.message += "; nothing of the batch was stored"
+                throw error
+            }
+        }
+
         /// Stores rejects as part of the run's transaction (raw excerpts cut to 1024 bytes); like `Store.addRejects`.
         public func addRejects(_ rejects: [NewReject]) throws(StoreError) {
             try checkOpen("store rejects")

@@ -76,6 +76,81 @@ final class HostServicesTests: XCTestCase {
         XCTAssertEqual(ctx.counts.read, 4)
     }
 
+    /// A bulk batch (decoded in chunks on a helper thread while the store writes): the same result as small batches
+    /// — every valid record stored, every invalid one rejected with its own location, whichever chunk it is in.
+    func testABulkEmitDecodedInChunksStoresAndRejectsExactlyLikeASmallOne() throws {
+        let ctx = try context(.ingest)
+        let count = 1_000  // 8 chunks
+        XCTAssertGreaterThanOrEqual(count, EmitDecoder.minimumRecords)
+        let invalidAt: Set<Int> = [0, 299, 640, 999]  // in chunks 0, 2, 5 and the last
+        let records = (0..<count).map { i -> (String, [(String, String)]) in
+            invalidAt.contains(i)
+                ? ("stock", [("sku", "S\(i)"), ("source", "BER"), ("quantity", "\(i) pieces")])
+                : ("stock", [("sku", "S\(i)"), ("source", "BER"), ("quantity", "\(i)")])
+        }
+        var counts = wharf_emit_counts()
+        counts.struct_size = UInt32(MemoryLayout<wharf_emit_counts>.size)
+        // Two files whose names alternate every 100 records: each record keeps its own file in its location.
+        let status = "a.xml".withCString { a in
+            "b.xml".withCString { b in
+                withRecords(records) { pointer, n in
+                    let copy = UnsafeMutablePointer<wharf_record>.allocate(capacity: n)
+                    defer { copy.deallocate() }
+                    for i in 0..<n {
+                        copy[i] = pointer[i]
+                        copy[i].location.source = (i / 100) % 2 == 0 ? a : b
+                    }
+                    return api.emit(ctx.opaque, copy, n, "after-bulk", &counts)
+                }
+            }
+        }
+        XCTAssertEqual(status, WHARF_OK)
+        XCTAssertEqual(counts.inserted, UInt64(count - invalidAt.count))
+        XCTAssertEqual(counts.rejected, UInt64(invalidAt.count))
+        XCTAssertEqual(ctx.counts.read, Int64(count))
+        XCTAssertEqual(try env.deployment.store.inventory(sku: "S998")?.totalQuantity, 998)
+        XCTAssertNil(try env.deployment.store.inventory(sku: "S299"))
+        XCTAssertEqual(try env.deployment.store.cursor(connector: "feed"), "after-bulk")
+        let rejects = try env.deployment.store.rejects(runID: try XCTUnwrap(ctx.runID), limit: 10, afterID: nil)
+        XCTAssertEqual(rejects.map(\.location.recordNumber), [1, 300, 641, 1000])
+        XCTAssertEqual(rejects.map(\.location.source), ["a.xml", "a.xml", "a.xml", "b.xml"])
+        XCTAssertEqual(rejects.map(\.field), ["quantity", "quantity", "quantity", "quantity"])
+        // The stored rows are those of a small emit of the same records: re-emitting them in one small batch each
+        // changes nothing.
+        for i in [1, 127, 128, 500, 998] {
+            let again = withRecords([records[i]]) { api.emit(ctx.opaque, $0, $1, nil, &counts) }
+            XCTAssertEqual(again, WHARF_OK)
+            XCTAssertEqual(counts.unchanged, 1, "record \(i)")
+        }
+    }
+
+    /// The decoder stops early when the store gives up on a batch, and never reads the plugin's records after
+    /// `finish`: `finish` returns once its helper is done, whatever it had left.
+    func testEmitDecoderFinishesEarlyAndOnlyHandsOutChunksInOrder() throws {
+        let records = (0..<1_000).map { ("product", [("sku", "P\($0)"), ("name", "Product \($0)")]) }
+        _ = withRecords(records) { pointer, n in
+            let decoder = EmitDecoder(
+                base: UnsafeRawPointer(pointer), stride: MemoryLayout<wharf_record>.size, count: n,
+                options: RecordDecodingOptions())
+            let first = decoder.next()
+            let second = decoder.next()
+            decoder.finish()
+            XCTAssertEqual(first?.records.count, EmitDecoder.chunkSize)
+            XCTAssertEqual(first?.records.first?.keyDescription, "product 'P0'")
+            XCTAssertEqual(second?.records.first?.keyDescription, "product 'P\(EmitDecoder.chunkSize)'")
+            XCTAssertTrue(decoder.failures.isEmpty)
+
+            let whole = EmitDecoder(
+                base: UnsafeRawPointer(pointer), stride: MemoryLayout<wharf_record>.size, count: n,
+                options: RecordDecodingOptions())
+            var skus: [String] = []
+            while let chunk = whole.next() { skus += chunk.records.map(\.keyDescription) }
+            whole.finish()
+            XCTAssertEqual(skus, (0..<n).map { "product 'P\($0)'" })
+            return WHARF_OK
+        }
+    }
+
     func testEmitIsRefusedOutsideIngestAndAfterCancel() throws {
         let create = try context(.create, run: false)
         let status = withRecords([("source", [("code", "X")])]) { api.emit(create.opaque, $0, $1, nil, nil) }

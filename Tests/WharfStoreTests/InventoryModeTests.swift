@@ -91,7 +91,7 @@ final class InventoryModeTests: StoreTestCase {
         XCTAssertEqual(error?.code, .invalidRecord)
         XCTAssertEqual(
             error?.message,
-            "cannot apply a batch of 2 records: record 2 (stock of 'A' at 'w1') was refused: the adjustment -4 would take "
+            "cannot apply a batch: record 2 (stock of 'A' at 'w1') was refused: the adjustment -4 would take "
                 + "the quantity of 'A' at 'w1' from 3 to -1, below 0; it was not applied (check the order of the deltas, or "
                 + "send a snapshot); give ApplyOptions.runID to store such refusals as rejects and apply the rest; nothing "
                 + "of the batch was stored")

@@ -139,17 +139,35 @@ final class ConnectorContext: @unchecked Sendable {
     func apply(
         records: [ModelRecord], locations: [RecordLocation], invalid: [NewReject], read: Int64, cursor newCursor: String?
     ) throws -> Store.UpsertCounts {
+        var chunk: Store.RecordChunk? = Store.RecordChunk(records: records, locations: locations)
+        return try apply(
+            chunks: { defer { chunk = nil }; return chunk }, invalid: { invalid }, read: read, cursor: newCursor)
+    }
+
+    /// `apply(records:…)` for a batch whose records arrive in chunks while it is stored (see `EmitDecoder`):
+    /// `invalid` is asked after the last chunk, for the rejects of the records that did not decode.
+    func apply(
+        chunks nextChunk: () -> Store.RecordChunk?, invalid: () -> [NewReject], read: Int64, cursor newCursor: String?
+    ) throws -> Store.UpsertCounts {
         guard let store else { throw StoreError(code: .misuse, message: "no store is open for this call") }
-        let rejects = pendingRejects + invalid
+        let pending = pendingRejects
+        var rejects: [NewReject] = []
+        var invalidCount = 0
+        let allRejects: () -> [NewReject] = {
+            let invalid = invalid()
+            invalidCount = invalid.count
+            rejects = pending + invalid
+            return rejects
+        }
         let cursorUpdate = newCursor.map { (connector: connector.name, value: $0) }
         // `emit` hands over only what RecordReader.decode returned, with `decodeOptions` (which match `stock`).
         var applyOptions = self.applyOptions
         applyOptions.recordsAreValidated = applyOptions.stock == (decodeOptions.stockQuantityIsAdjustment ? .relative : .absolute)
         let result =
             if let runWriter {
-                try runWriter.apply(records, cursor: cursorUpdate, rejects: rejects, options: applyOptions, locations: locations)
+                try runWriter.apply(chunks: nextChunk, cursor: cursorUpdate, rejects: allRejects, options: applyOptions)
             } else {
-                try store.apply(records, cursor: cursorUpdate, rejects: rejects, options: applyOptions, locations: locations)
+                try store.apply(chunks: nextChunk, cursor: cursorUpdate, rejects: allRejects, options: applyOptions)
             }
         if connector.onError == .fail {
             rejectsToKeep += rejects
@@ -166,10 +184,10 @@ final class ConnectorContext: @unchecked Sendable {
         counts.inserted += result.inserted
         counts.updated += result.updated
         counts.unchanged += result.unchanged
-        counts.rejected += Int64(invalid.count) + result.rejected
+        counts.rejected += Int64(invalidCount) + result.rejected
         progress?.addBatch(
             read: read, inserted: result.inserted, updated: result.updated, unchanged: result.unchanged,
-            rejected: Int64(invalid.count) + result.rejected)
+            rejected: Int64(invalidCount) + result.rejected)
         if let newCursor { cursor = .some(newCursor) }
         return result
     }

@@ -132,39 +132,52 @@ public enum HostServices {
             context.errorMessage = "emit was given \(count) records but a NULL array"
             return WHARF_ERR_INVALID
         }
-        var models: [ModelRecord] = []
-        models.reserveCapacity(count)
-        var locations: [RecordLocation] = []
-        locations.reserveCapacity(count)
-        var invalid: [NewReject] = []
-        if let records, count > 0 {
-            // Step through the array by the plugin's struct size, so records from other minors stay readable.
-            let stride = Int(records.pointee.struct_size)
-            guard stride >= RecordReader.minimumRecordSize else {
-                context.errorMessage = "wharf_record.struct_size is \(stride); at least \(RecordReader.minimumRecordSize) expected"
-                return WHARF_ERR_INVALID
-            }
-            let base = UnsafeRawPointer(records)
-            for index in 0..<count {
-                let record = RecordReader.record(at: base + index * stride, size: stride)
-                switch RecordReader.decode(record, options: context.decodeOptions) {
-                case .success(let model):
-                    models.append(model)
-                    locations.append(RecordReader.location(record.location))
-                case .failure(let error):
-                    invalid.append(RecordReader.reject(for: record, error: error, context: context))
-                }
+        // Step through the array by the plugin's struct size, so records from other minors stay readable.
+        let stride = records.map { Int($0.pointee.struct_size) } ?? 0
+        if records != nil, count > 0, stride < RecordReader.minimumRecordSize {
+            context.errorMessage = "wharf_record.struct_size is \(stride); at least \(RecordReader.minimumRecordSize) expected"
+            return WHARF_ERR_INVALID
+        }
+        let base = records.map { UnsafeRawPointer($0) }
+        /// The rejects of records that did not decode (built here: they need the context).
+        func rejects(_ failures: [(index: Int, error: FieldError)]) -> [NewReject] {
+            guard let base else { return [] }
+            return failures.map {
+                RecordReader.reject(
+                    for: RecordReader.record(at: base + $0.index * stride, size: stride), error: $0.error, context: context)
             }
         }
         do {
-            let result = try context.apply(
-                records: models, locations: locations, invalid: invalid, read: Int64(count),
-                cursor: cursor.map { String(cString: $0) })
+            let newCursor = cursor.map { String(cString: $0) }
+            let result: Store.UpsertCounts
+            var invalidCount = 0
+            if let base, count >= EmitDecoder.minimumRecords {
+                // A bulk batch: decode the next chunk on a helper thread while the store writes this one.
+                let decoder = EmitDecoder(base: base, stride: stride, count: count, options: context.decodeOptions)
+                defer { decoder.finish() }
+                result = try context.apply(
+                    chunks: decoder.next,
+                    invalid: {
+                        decoder.finish()
+                        invalidCount = decoder.failures.count
+                        return rejects(decoder.failures)
+                    },
+                    read: Int64(count), cursor: newCursor)
+            } else {
+                let decoded = base.map {
+                    EmitDecoder.decode(base: $0, stride: stride, range: 0..<count, options: context.decodeOptions)
+                }
+                let invalid = rejects(decoded?.failures ?? [])
+                invalidCount = invalid.count
+                result = try context.apply(
+                    records: decoded?.chunk.records ?? [], locations: decoded?.chunk.locations ?? [], invalid: invalid,
+                    read: Int64(count), cursor: newCursor)
+            }
             if let countsOut, countsOut.pointee.struct_size >= UInt32(MemoryLayout<wharf_emit_counts>.size) {
                 countsOut.pointee.inserted = UInt64(result.inserted)
                 countsOut.pointee.updated = UInt64(result.updated)
                 countsOut.pointee.unchanged = UInt64(result.unchanged)
-                countsOut.pointee.rejected = UInt64(invalid.count) + UInt64(result.rejected)
+                countsOut.pointee.rejected = UInt64(invalidCount) + UInt64(result.rejected)
             }
             if let failing = context.failingReject {
                 context.errorMessage = "onError: fail, and a record was rejected (\(failing)); the run is rolled back"
