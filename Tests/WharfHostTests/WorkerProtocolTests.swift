@@ -8,6 +8,25 @@ import XCTest
 /// The frames between a server and its workers, without processes: encoding, cutting a byte stream into frames,
 /// refusing broken frames, and the run request's round trip.
 final class WorkerProtocolTests: XCTestCase {
+    /// Workers start with a few malloc arenas (one would serialize the import's threads on one lock), and their
+    /// memory cap allows the 64 MiB each extra arena reserves, so memoryLimitMB stays memory the plugin uses.
+    func testWorkersGetSeveralMallocArenasAndTheCapAllowsTheirReservations() {
+        let environment = WorkerSettings().workerEnvironment()
+        XCTAssertEqual(environment["MALLOC_ARENA_MAX"], String(WorkerSettings.mallocArenas))
+        XCTAssertGreaterThan(WorkerSettings.mallocArenas, 1)
+
+        let saved = getenv("MALLOC_ARENA_MAX").map { String(cString: $0) }
+        defer { if let saved { setenv("MALLOC_ARENA_MAX", saved, 1) } else { unsetenv("MALLOC_ARENA_MAX") } }
+        setenv("MALLOC_ARENA_MAX", "4", 1)
+        XCTAssertEqual(Worker.arenaReservation(), 3 << 26)
+        setenv("MALLOC_ARENA_MAX", "1", 1)
+        XCTAssertEqual(Worker.arenaReservation(), 0)
+        unsetenv("MALLOC_ARENA_MAX")
+        XCTAssertEqual(Worker.arenaReservation(), 0, "unset counts as one arena (the supervisor always sets it)")
+        setenv("MALLOC_ARENA_MAX", "many", 1)
+        XCTAssertEqual(Worker.arenaReservation(), 0)
+    }
+
     func testFramesSurviveAnySplitOfTheByteStream() throws {
         var progress = FrameEncoder(.progress)
         progress.counts(RunCounts(read: 5, inserted: 1, updated: 2, unchanged: 3, rejected: 4))

@@ -55,7 +55,7 @@ public enum Worker {
         DeathReport.install()
         // The cap counts from the worker's own size, so memoryLimitMB is what the plugin may add to it.
         let baseline = WorkerProcess.addressSpaceBytes(of: "/proc/self/statm") ?? 0
-        var limitBytes = baseline + UInt64(request.connector.memoryLimitMB) << 20
+        var limitBytes = baseline + UInt64(request.connector.memoryLimitMB) << 20 + Self.arenaReservation()
         var limit = rlimit(rlim_cur: rlim_t(limitBytes), rlim_max: rlim_t(limitBytes))
         if setrlimit(__rlimit_resource_t(RLIMIT_AS.rawValue), &limit) != 0 {
             logger.log(.warning, "could not set the worker's memory limit", fields: [("error", String(cString: strerror(errno)))])
@@ -175,6 +175,13 @@ public enum Worker {
 
     /// Sends the result and ends the process without running the plugin's exit handlers or destructors (its
     /// threads may still be running; nothing after the result can be reported anyway).
+    /// The address space glibc reserves for malloc arenas beyond the main one (64 MiB each, up to
+    /// MALLOC_ARENA_MAX), which the memory cap allows on top of memoryLimitMB: a reservation is not memory used.
+    static func arenaReservation() -> UInt64 {
+        let arenas = ProcessInfo.processInfo.environment["MALLOC_ARENA_MAX"].flatMap { Int($0) } ?? 1
+        return UInt64(min(max(arenas, 1), 64) - 1) << 26
+    }
+
     private static func finish(_ channel: FrameChannel, _ outcome: RunOutcome) -> Never {
         var frame = FrameEncoder(.result, capacity: 64 + (outcome.error?.utf8.count ?? 0))
         frame.u8(outcome.state.frameCode)
