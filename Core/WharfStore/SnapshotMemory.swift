@@ -8,10 +8,10 @@ extension Store {
     /// in memory (see `Snapshots`).
     ///
     /// Why: remembering each stock row with an INSERT into a TEMP B-tree cost about 10,000 instructions per row, a
-    /// quarter of an unchanged import. Here a row costs a hash and a probe of an open-addressing table. The keys are
+    /// quarter of an unchanged import. Here a row costs an append to a byte arena (see `SeenKeys`). The keys are
     /// exact (compared byte for byte), stored compactly in one byte arena per run (source number, SKU length, SKU
-    /// bytes — about 13 bytes for a typical SKU) plus a 5-byte table slot (arena offset and an 8-bit hash tag); a
-    /// run that would take more than `limitBytes` puts its further keys into `temp.snapshot_seen` instead (the
+    /// bytes — about 13 bytes for a typical SKU) plus a 4-byte slot in the table the finishing pass looks keys up
+    /// in; a run that would take more than `limitBytes` puts its further keys into `temp.snapshot_seen` instead (the
     /// spill), so memory stays flat for snapshots of any size.
     ///
     /// Transactions: the arena only grows while a batch is applied, and the batch records the arena's length in
@@ -95,9 +95,15 @@ extension Store {
     }
 
     /// The keys of one run: an append-only arena of entries (source number and SKU length as LEB128, then the SKU
-    /// bytes) and an open-addressing table (linear probing) of arena offsets + 1, 0 meaning empty.
+    /// bytes) and, built on the first look-up, an open-addressing table (linear probing) of slots that hold an arena
+    /// offset + 1 (0 meaning empty) in their low 26 bits and 6 bits of the key's hash in their high bits.
+    ///
+    /// Why appending without a look-up: the keys are only asked for by the finishing pass, so a run pays one table
+    /// build instead of a probe per stock row plus a rehash at every doubling (random memory traffic over tens of
+    /// megabytes). A key delivered twice is simply stored twice. The hash bits in a slot let a probe that meets
+    /// another key tell it apart without reading the arena.
     final class SeenKeys {
-        /// Entries in the arena (distinct keys).
+        /// Entries in the arena (a key delivered twice counts twice).
         private(set) var count = 0
         /// Whether some key did not fit and went to `temp.snapshot_seen`.
         var spilled = false
@@ -106,15 +112,16 @@ extension Store {
 
         private let limitBytes: Int
         private var arena: [UInt8] = []
-        private var table = [UInt32](repeating: 0, count: 1024)
-        /// Per slot, 8 bits of the key's hash: a probe that meets another key usually tells it apart here, without
-        /// reading the arena (a cache miss per probe once the arena outgrows the CPU caches).
-        private var tags = [UInt8](repeating: 0, count: 1024)
-        /// Bytes a table slot costs: its offset and its tag.
-        private static let slotBytes = MemoryLayout<UInt32>.stride + 1
+        /// The look-up table, empty until the first look-up; covers the arena up to `indexedBytes`.
+        private var table: [UInt32] = []
+        private var indexedBytes = 0
         /// The sources seen, by number (few per snapshot: warehouses).
         private var sources: [[UInt8]] = []
         private var sourceNumbers: [String: Int] = [:]
+
+        /// Arena offsets + 1 must fit the slot's low bits.
+        private static let offsetBits = 26
+        private static let offsetMask: UInt32 = (1 << 26) - 1
 
         init(limitBytes: Int) {
             self.limitBytes = limitBytes
@@ -122,7 +129,7 @@ extension Store {
 
         /// What `insert` did.
         enum Insertion: Equatable {
-            case added, present
+            case added
             /// Memory is full: the caller stores the key in `temp.snapshot_seen`.
             case full
         }
@@ -144,51 +151,45 @@ extension Store {
             return nil
         }
 
-        /// Adds (source, sku) unless present or memory is full.
+        /// Adds (source, sku) unless memory is full.
         func insert(source: Int, sku: String) -> Insertion {
             var sku = sku
             return sku.withUTF8 { bytes in insert(source: source, sku: bytes) }
         }
 
-        /// Adds (source, sku bytes) unless present or memory is full.
+        /// Adds (source, sku bytes) unless memory is full (counting the table the finishing pass will build).
         func insert(source: Int, sku: UnsafeBufferPointer<UInt8>) -> Insertion {
-            let hash = Self.hash(source: source, sku: sku)
-            let tag = Self.tag(hash)
-            var slot = Int(truncatingIfNeeded: hash) & (table.count - 1)
-            while table[slot] != 0 {
-                if tags[slot] == tag && matches(offset: Int(table[slot] - 1), source: source, sku: sku) { return .present }
-                slot = (slot + 1) & (table.count - 1)
-            }
             let entryBytes = Self.lengthOfLEB(source) + Self.lengthOfLEB(sku.count) + sku.count
-            let grows = (count + 1) * 4 > table.count * 3
-            let tableBytes = (grows ? table.count * 2 : table.count) * Self.slotBytes
-            guard arena.count + entryBytes + tableBytes <= limitBytes, arena.count + entryBytes < Int(UInt32.max) else {
-                return .full
-            }
-            let offset = arena.count
+            let tableBytes = Self.capacity(for: count + 1) * MemoryLayout<UInt32>.stride
+            guard arena.count + entryBytes + tableBytes <= limitBytes,
+                arena.count + entryBytes < Int(Self.offsetMask)
+            else { return .full }
             Self.appendLEB(source, to: &arena)
             Self.appendLEB(sku.count, to: &arena)
             arena.append(contentsOf: sku)
             count += 1
-            if grows {
-                rebuildTable(capacity: table.count * 2)
-            } else {
-                table[slot] = UInt32(offset + 1)
-                tags[slot] = tag
-            }
             return .added
         }
 
         /// Whether memory holds (source, sku).
         func contains(source: Int, sku: UnsafeBufferPointer<UInt8>) -> Bool {
+            if indexedBytes < arena.count || table.isEmpty { index() }
             let hash = Self.hash(source: source, sku: sku)
             let tag = Self.tag(hash)
-            var slot = Int(truncatingIfNeeded: hash) & (table.count - 1)
-            while table[slot] != 0 {
-                if tags[slot] == tag && matches(offset: Int(table[slot] - 1), source: source, sku: sku) { return true }
-                slot = (slot + 1) & (table.count - 1)
+            let mask = table.count - 1
+            return table.withUnsafeBufferPointer { table in
+                var slot = Int(truncatingIfNeeded: hash) & mask
+                while table[slot] != 0 {
+                    let entry = table[slot]
+                    if entry & ~Self.offsetMask == tag
+                        && matches(offset: Int(entry & Self.offsetMask) - 1, source: source, sku: sku)
+                    {
+                        return true
+                    }
+                    slot = (slot + 1) & mask
+                }
+                return false
             }
-            return false
         }
 
         /// Whether memory holds (source, sku).
@@ -202,25 +203,33 @@ extension Store {
         func truncate(toArenaCount length: Int) {
             guard length < arena.count else { return }
             arena.removeSubrange(length...)
-            var capacity = 1024
             var entries = 0
             var offset = 0
             while offset < arena.count {
                 entries += 1
                 offset = entryEnd(at: offset)
             }
-            while entries * 4 > capacity * 3 { capacity *= 2 }
             count = entries
-            rebuildTable(capacity: capacity)
+            table = []
+            indexedBytes = 0
         }
 
         // MARK: Entries
 
+        /// Slots for `entries` keys at a load of at most 3/4 (at least 1024).
+        private static func capacity(for entries: Int) -> Int {
+            var capacity = 1024
+            while entries * 4 > capacity * 3 { capacity *= 2 }
+            return capacity
+        }
+
         private func entryEnd(at offset: Int) -> Int {
-            var position = offset
-            _ = Self.readLEB(arena, &position)
-            let length = Self.readLEB(arena, &position)
-            return position + length
+            arena.withUnsafeBufferPointer { arena in
+                var position = offset
+                _ = Self.readLEB(arena, &position)
+                let length = Self.readLEB(arena, &position)
+                return position + length
+            }
         }
 
         private func matches(offset: Int, source: Int, sku: UnsafeBufferPointer<UInt8>) -> Bool {
@@ -234,23 +243,31 @@ extension Store {
             }
         }
 
-        private func rebuildTable(capacity: Int) {
-            table = [UInt32](repeating: 0, count: capacity)
-            tags = [UInt8](repeating: 0, count: capacity)
-            var offset = 0
-            while offset < arena.count {
-                var position = offset
-                let source = Self.readLEB(arena, &position)
-                let length = Self.readLEB(arena, &position)
-                let hash = arena.withUnsafeBufferPointer {
-                    Self.hash(source: source, sku: UnsafeBufferPointer(rebasing: $0[position..<position + length]))
-                }
-                var slot = Int(truncatingIfNeeded: hash) & (capacity - 1)
-                while table[slot] != 0 { slot = (slot + 1) & (capacity - 1) }
-                table[slot] = UInt32(offset + 1)
-                tags[slot] = Self.tag(hash)
-                offset = position + length
+        /// Brings the table up to date with the arena: adds the entries appended since the last look-up, or rebuilds
+        /// it at a larger size when they would fill it beyond 3/4.
+        private func index() {
+            let capacity = Self.capacity(for: count)
+            var offset = indexedBytes
+            if capacity != table.count {
+                table = [UInt32](repeating: 0, count: capacity)
+                offset = 0
             }
+            let mask = capacity - 1
+            arena.withUnsafeBufferPointer { arena in
+                table.withUnsafeMutableBufferPointer { table in
+                    while offset < arena.count {
+                        var position = offset
+                        let source = Self.readLEB(arena, &position)
+                        let length = Self.readLEB(arena, &position)
+                        let hash = Self.hash(source: source, sku: UnsafeBufferPointer(rebasing: arena[position..<position + length]))
+                        var slot = Int(truncatingIfNeeded: hash) & mask
+                        while table[slot] != 0 { slot = (slot + 1) & mask }
+                        table[slot] = Self.tag(hash) | UInt32(offset + 1)
+                        offset = position + length
+                    }
+                }
+            }
+            indexedBytes = arena.count
         }
 
         /// FNV-1a over the SKU bytes, seeded with the source number, with a final mix so the low bits (the slot)
@@ -266,9 +283,11 @@ extension Store {
             return h
         }
 
-        /// The tag of a hash: its top bits, which the slot (its low bits) does not use.
+        /// The tag of a hash, in a slot's high bits: its top bits, which the slot number (its low bits) does not use.
         @inline(__always)
-        private static func tag(_ hash: UInt64) -> UInt8 { UInt8(truncatingIfNeeded: hash >> 56) }
+        private static func tag(_ hash: UInt64) -> UInt32 {
+            UInt32(truncatingIfNeeded: hash >> 58) << UInt32(offsetBits)
+        }
 
         private static func lengthOfLEB(_ value: Int) -> Int {
             var n = 1
@@ -297,10 +316,6 @@ extension Store {
                 if byte < 0x80 { return value }
                 shift += 7
             }
-        }
-
-        private static func readLEB(_ bytes: [UInt8], _ position: inout Int) -> Int {
-            bytes.withUnsafeBufferPointer { readLEB($0, &position) }
         }
     }
 }

@@ -12,7 +12,7 @@ final class SnapshotMemoryTests: StoreTestCase {
         store.writer.withLock { $0?.snapshotMemory?.limitBytes = bytes }
     }
 
-    /// Distinct keys in run `runID`'s memory, or nil when it has none.
+    /// Keys in run `runID`'s memory, or nil when it has none.
     private func keysInMemory(_ runID: Int64) -> Int? {
         store.writer.withLock { $0?.snapshotMemory?.runs[runID]?.count }
     }
@@ -30,8 +30,6 @@ final class SnapshotMemoryTests: StoreTestCase {
         for i in 0..<5000 { XCTAssertEqual(keys.insert(source: w1, sku: "SKU-\(i)"), .added) }
         let half = keys.arenaCount
         for i in 0..<5000 { XCTAssertEqual(keys.insert(source: w2, sku: "SKU-\(i)"), .added) }
-        XCTAssertEqual(keys.insert(source: w1, sku: "SKU-42"), .present)
-        XCTAssertEqual(keys.insert(source: w1, sku: long), .present)
         XCTAssertEqual(keys.count, 10_002)
         XCTAssertTrue(keys.contains(source: "w1", sku: ""))
         XCTAssertTrue(keys.contains(source: "w1", sku: long))
@@ -39,6 +37,22 @@ final class SnapshotMemoryTests: StoreTestCase {
         XCTAssertTrue(keys.contains(source: "w2", sku: "SKU-4999"))
         XCTAssertFalse(keys.contains(source: "w2", sku: "SKU-5000"))
         XCTAssertFalse(keys.contains(source: "w3", sku: "SKU-1"))
+
+        // Keys appended after a look-up are found too (the table catches up), also a key given twice.
+        XCTAssertEqual(keys.insert(source: w1, sku: "SKU-42"), .added)
+        XCTAssertEqual(keys.insert(source: w2, sku: "LATE"), .added)
+        XCTAssertTrue(keys.contains(source: "w2", sku: "LATE"))
+        XCTAssertTrue(keys.contains(source: "w1", sku: "SKU-42"))
+        XCTAssertEqual(keys.count, 10_004)
+
+        // Enough new keys after a look-up that the table must grow: it is rebuilt, old keys and new.
+        let growing = Store.SeenKeys(limitBytes: 1 << 20)
+        let g = growing.sourceNumber("g")
+        for i in 0..<700 { _ = growing.insert(source: g, sku: "G-\(i)") }
+        XCTAssertTrue(growing.contains(source: "g", sku: "G-0"))
+        for i in 700..<1100 { _ = growing.insert(source: g, sku: "G-\(i)") }
+        for i in [0, 699, 700, 1099] { XCTAssertTrue(growing.contains(source: "g", sku: "G-\(i)"), "G-\(i)") }
+        XCTAssertFalse(growing.contains(source: "g", sku: "G-1100"))
 
         keys.truncate(toArenaCount: half)
         XCTAssertEqual(keys.count, 5002)
@@ -48,14 +62,16 @@ final class SnapshotMemoryTests: StoreTestCase {
     }
 
     func testFullMemoryRefusesNewKeysButFindsOldOnes() {
-        let keys = Store.SeenKeys(limitBytes: 5120 + 20)  // the first table (1024 slots of 5 bytes) plus a few entries
+        let keys = Store.SeenKeys(limitBytes: 4096 + 20)  // the first table (1024 slots) plus a few entries
         let w = keys.sourceNumber("w")
         XCTAssertEqual(keys.insert(source: w, sku: "A-1"), .added)
         var added = 1
         while keys.insert(source: w, sku: "A-\(added + 1)") == .added { added += 1 }
         XCTAssertGreaterThan(added, 1)
-        XCTAssertEqual(keys.insert(source: w, sku: "A-1"), .present)
         XCTAssertEqual(keys.count, added)
+        XCTAssertTrue(keys.contains(source: "w", sku: "A-1"))
+        XCTAssertTrue(keys.contains(source: "w", sku: "A-\(added)"))
+        XCTAssertFalse(keys.contains(source: "w", sku: "A-\(added + 1)"), "the key that did not fit")
         XCTAssertLessThanOrEqual(keys.arenaCount, 20)
     }
 
@@ -70,7 +86,7 @@ final class SnapshotMemoryTests: StoreTestCase {
             existing.append(stock("S\(i)", "w2", 5))
         }
         _ = try store.apply(existing, cursor: nil)
-        limitSnapshotMemory(bytes: 5120 + 200)
+        limitSnapshotMemory(bytes: 4096 + 200)
         let run = try store.beginRun(connector: "erp", pluginID: "p", trigger: .scheduled)
         try store.beginSnapshot(runID: run.id)
         let options = Store.ApplyOptions(runID: run.id)
