@@ -64,14 +64,20 @@ final class OpenAndMigrationTests: XCTestCase {
         XCTAssertEqual(try second.product(sku: "A")?.name, "From first")
     }
 
+    /// A new database file at `path` with the schema of `version`, as the Wharf of that version wrote it.
+    private func database(_ path: String, atVersion version: Int64) throws -> Connection {
+        let db = try Connection(path: path, flags: 0x2 | 0x4)  // READWRITE | CREATE
+        try db.execute("PRAGMA journal_mode = WAL")
+        try Migrations.migrate(db, upTo: version)
+        return db
+    }
+
     /// A database at schema version 1 (as the previous Wharf wrote it), populated, opened by this build: migration 2
     /// keeps every row, turns prices into the tier from 1 unit, and the old data reads and re-imports as unchanged.
     func testMigrationFromVersion1KeepsData() throws {
         let folder = TemporaryDirectory()
         let path = folder.file("wharf.sqlite")
-        let old = try Connection(path: path, flags: 0x2 | 0x4)  // READWRITE | CREATE
-        try old.execute("PRAGMA journal_mode = WAL")
-        try Migrations.migrate(old, upTo: 1)
+        let old = try database(path, atVersion: 1)
         XCTAssertEqual(try old.scalarInt("PRAGMA user_version"), 1)
         try old.execute(
             """
@@ -127,9 +133,7 @@ final class OpenAndMigrationTests: XCTestCase {
     func testMigration10LeavesTheImportTablesWithTheirPrimaryKeysAlone() throws {
         let folder = TemporaryDirectory()
         let path = folder.file("wharf.sqlite")
-        let old = try Connection(path: path, flags: 0x2 | 0x4)  // READWRITE | CREATE
-        try old.execute("PRAGMA journal_mode = WAL")
-        try Migrations.migrate(old, upTo: 9)
+        let old = try database(path, atVersion: 9)
         XCTAssertEqual(
             try old.scalarInt(
                 "SELECT count(*) FROM sqlite_schema WHERE type = 'index' AND name IN ('products_by_updated_at', "

@@ -329,7 +329,8 @@ typedef struct wharf_host_api {
      * Hands `count` records to the host, which validates them and upserts the valid ones in ONE transaction,
      * together with the new cursor when `cursor` is non-NULL (so a cursor never runs ahead of its data). Records
      * that fail validation are stored as rejects and counted; they do not fail the call. `count` may be 0 to move
-     * only the cursor. `records` and everything they point to are owned by the plugin and only read during the call.
+     * only the cursor. `records` and everything they point to are owned by the plugin and only read during the call
+     * (a large batch possibly by a host thread other than the caller's), so they must not change until it returns.
      * `counts` may be NULL; if not, the plugin sets counts->struct_size and the host fills it in.
      * Returns WHARF_OK, WHARF_ERR_IO (the store failed; nothing of this batch was kept), WHARF_ERR_CANCELLED (the
      * run was cancelled; nothing of this batch was kept), or WHARF_ERR_STATE (not during `ingest`).
