@@ -97,24 +97,34 @@ public struct ERPXMLFeedPlugin: WharfPlugin {
         _ file: FileSource.File, checksum: String, imported: ImportedFiles, reader: XMLFeedReader, context: IngestContext
     ) throws -> ImportedFiles {
         let batcher = RecordBatcher(context: context, batchSize: batchSize)
+        let builder = RecordBatchBuilder(batchSize: batchSize)
         let stats: FeedStats
         do {
-            // Parsing and mapping run on a thread of their own, emitting on this one: the two overlap on two cores.
+            // Parsing, mapping and the C form of each batch are made on a thread of their own, and the batches
+            // emitted on this one: the two overlap on two cores.
             stats = try ProducerPipeline.run(capacity: 4, produce: { send in
-                try reader.read(path: file.path, checkCancelled: { try context.checkCancelled() }, deliver: send)
-            }, consume: { (items: [MappedItem]) in
-                for item in items {
-                    switch item {
-                    case .record(let record):
-                        try batcher.add(record)
-                    case .reject(let location, let field, let reason, let raw):
-                        try context.reject(location: location, field: field, reason: reason, raw: raw)
+                try reader.read(path: file.path, checkCancelled: { try context.checkCancelled() }) { items in
+                    for item in items {
+                        switch item {
+                        case .record(let record):
+                            if let batch = builder.add(record) { try send(.batch(batch)) }
+                        case .reject(let location, let field, let reason, let raw):
+                            try send(.reject(location: location, field: field, reason: reason, raw: raw))
+                        }
                     }
+                }
+            }, consume: { (item: PipelineItem) in
+                switch item {
+                case .batch(let batch):
+                    try batcher.emit(batch)
+                case .reject(let location, let field, let reason, let raw):
+                    try context.reject(location: location, field: field, reason: reason, raw: raw)
                 }
             })
         } catch let failure as FeedFailure {
             var message = failure.message
-            message += ". The file was not imported: \(batcher.emittedRecords) records of it were already committed in \(batcher.emittedBatches) full batches of \(batchSize); the \(batcher.pendingCount) records read after the last full batch were not; the file is not marked as imported, so the next run reads it again once it is fixed"
+            // The producer thread has ended: its builder may be read here.
+            message += ". The file was not imported: \(batcher.emittedRecords) records of it were already committed in \(batcher.emittedBatches) full batches of \(batchSize); the \(builder.pendingCount) records read after the last full batch were not; the file is not marked as imported, so the next run reads it again once it is fixed"
             if let failed = source.failedFolder {
                 do {
                     let moved = try FileSource.move(file.path, toFolder: failed)
@@ -126,7 +136,7 @@ public struct ERPXMLFeedPlugin: WharfPlugin {
             throw PluginError.invalid(message)
         }
         let next = imported.adding(checksum)
-        let counts = try batcher.finish(cursor: next.cursorText)
+        let counts = try batcher.finish(builder.finish(), cursor: next.cursorText)
         for warning in stats.warnings { context.log(.warning, "\(file.path): \(warning)") }
         if !stats.externalEntities.isEmpty {
             context.log(.warning, "\(file.path) declares external entities or a DTD (\(stats.externalEntities.joined(separator: ", "))); they were not loaded (external entities and DTDs are never read)")
@@ -165,4 +175,12 @@ public struct ERPXMLFeedPlugin: WharfPlugin {
         case .folder(let folder, let patterns): return "folder \(folder), pattern \(patterns.joined(separator: " "))"
         }
     }
+}
+
+/// What the producer thread of `importFile` hands to the emitting thread, in order.
+private enum PipelineItem {
+    /// A full batch of records in C form.
+    case batch(PreparedBatch)
+    /// A record the mapping rejected, reported on the emitting thread.
+    case reject(location: RecordLocation, field: String?, reason: String, raw: String?)
 }

@@ -26,6 +26,18 @@ final class CRecordStorage {
     func withCRecords<R, E: Error>(
         _ input: some Collection<Record>, _ body: (UnsafePointer<wharf_record>, Int) throws(E) -> R
     ) throws(E) -> R {
+        let count = fill(input)
+        return try body(UnsafePointer(records!), count)
+    }
+
+    /// Calls `body` with the records the last `fill` wrote (`count` of them).
+    func withFilled<R, E: Error>(count: Int, _ body: (UnsafePointer<wharf_record>, Int) throws(E) -> R) throws(E) -> R {
+        if records == nil { reserve(bytes: 0, fields: 0, records: 0) }
+        return try body(UnsafePointer(records!), count)
+    }
+
+    /// Writes `input` as C records into the arena (replacing what it held); returns how many.
+    func fill(_ input: some Collection<Record>) -> Int {
         var byteCount = 0
         var fieldCount = 0
         for record in input {
@@ -91,7 +103,7 @@ final class CRecordStorage {
                     location: location, raw: raw, raw_len: rawLength))
             recordIndex += 1
         }
-        return try body(UnsafePointer(records!), recordIndex)
+        return recordIndex
     }
 
     private func reserve(bytes byteCount: Int, fields fieldCount: Int, records recordCount: Int) {

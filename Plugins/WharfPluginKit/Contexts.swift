@@ -159,9 +159,21 @@ public final class IngestContext: PluginContext, @unchecked Sendable {
 
     func emit(_ records: some Collection<Record>, cursor: String?, storage: CRecordStorage) throws(PluginError) -> EmitCounts {
         try checkValid("emit()")
+        let count = storage.fill(records)
+        return try emit(storage, count: count, cursor: cursor)
+    }
+
+    /// Emits a batch prepared on another thread (see ``PreparedBatch``).
+    func emit(_ batch: PreparedBatch, cursor: String?) throws(PluginError) -> EmitCounts {
+        try checkValid("emit()")
+        return try emit(batch.storage, count: batch.count, cursor: cursor)
+    }
+
+    /// Emits the `count` records `storage` holds.
+    private func emit(_ storage: CRecordStorage, count: Int, cursor: String?) throws(PluginError) -> EmitCounts {
         var counts = wharf_emit_counts()
         counts.struct_size = UInt32(MemoryLayout<wharf_emit_counts>.size)
-        let status = storage.withCRecords(records) { pointer, count in
+        let status = storage.withFilled(count: count) { pointer, count in
             if let cursor {
                 return cursor.withCString { host.pointee.emit(raw, pointer, count, $0, &counts) }
             }
@@ -173,11 +185,11 @@ public final class IngestContext: PluginContext, @unchecked Sendable {
                 inserted: Int(counts.inserted), updated: Int(counts.updated), unchanged: Int(counts.unchanged),
                 rejected: Int(counts.rejected))
         case WHARF_ERR_CANCELLED:
-            throw PluginError.cancelled("the run was cancelled; the last batch of \(records.count) records was not kept")
+            throw PluginError.cancelled("the run was cancelled; the last batch of \(count) records was not kept")
         case WHARF_ERR_IO:
-            throw PluginError.io("the host could not store a batch of \(records.count) records; nothing of that batch was kept")
+            throw PluginError.io("the host could not store a batch of \(count) records; nothing of that batch was kept")
         default:
-            throw PluginError(PluginError.Status(rawValue: status), "the host refused a batch of \(records.count) records (status \(PluginError.Status(rawValue: status)))")
+            throw PluginError(PluginError.Status(rawValue: status), "the host refused a batch of \(count) records (status \(PluginError.Status(rawValue: status)))")
         }
     }
 

@@ -52,6 +52,36 @@ public final class RecordBatcher {
         return counts
     }
 
+    /// Emits a batch a ``RecordBatchBuilder`` prepared (on another thread), without a cursor. Records added with
+    /// `add` and not emitted yet would be overtaken, so there must be none.
+    public func emit(_ batch: PreparedBatch) throws(PluginError) {
+        guard !finished else { throw PluginError(.state, "RecordBatcher.emit was called after finish") }
+        guard pending.isEmpty else {
+            throw PluginError(.state, "RecordBatcher.emit was given a prepared batch while \(pending.count) added records wait")
+        }
+        try context.checkCancelled()
+        counts.add(try context.emit(batch, cursor: nil))
+        emittedRecords += batch.count
+        emittedBatches += 1
+    }
+
+    /// Emits `last` (the builder's final, partial batch, if any) together with `cursor`, as `finish(cursor:)` does
+    /// for added records. Returns the counts for the whole run of the batcher.
+    @discardableResult
+    public func finish(_ last: PreparedBatch?, cursor: String?) throws(PluginError) -> EmitCounts {
+        guard let last else { return try finish(cursor: cursor) }
+        guard !finished else { throw PluginError(.state, "RecordBatcher.finish was called twice") }
+        guard pending.isEmpty else {
+            throw PluginError(.state, "RecordBatcher.finish was given a prepared batch while \(pending.count) added records wait")
+        }
+        try context.checkCancelled()
+        counts.add(try context.emit(last, cursor: cursor))
+        emittedRecords += last.count
+        emittedBatches += 1
+        finished = true
+        return counts
+    }
+
     private func flush(cursor: String?) throws(PluginError) {
         try context.checkCancelled()
         let batch = try context.emit(pending, cursor: cursor, storage: storage)

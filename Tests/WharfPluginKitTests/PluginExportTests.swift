@@ -35,6 +35,23 @@ final class EchoPlugin: WharfPlugin {
             }
             let counts = try batcher.finish(cursor: "done-\(count)")
             context.log(.info, "inserted \(counts.inserted) in \(batcher.emittedBatches) batches")
+        case "prepared":
+            // Batches prepared on a producer thread, emitted on this one (as the erp-xml plugin does).
+            let batcher = RecordBatcher(context: context, batchSize: batchSize)
+            let builder = RecordBatchBuilder(batchSize: batchSize)
+            try ProducerPipeline.run(produce: { send in
+                for index in 0..<count {
+                    if let batch = builder.add(Record(entity: "stock", ["sku": "S\(index + 1)", "source": "W", "quantity": "1"])) {
+                        try send(batch)
+                    }
+                }
+            }, consume: { batch in try batcher.emit(batch) })
+            let counts = try batcher.finish(builder.finish(), cursor: "done-\(count)")
+            context.log(.info, "inserted \(counts.inserted) in \(batcher.emittedBatches) batches")
+        case "prepared-overtaking":
+            let batcher = RecordBatcher(context: context, batchSize: batchSize)
+            try batcher.add(Record(entity: "stock", ["sku": "FIRST", "source": "W", "quantity": "1"]))
+            try batcher.emit(PreparedBatch([Record(entity: "stock", ["sku": "SECOND", "source": "W", "quantity": "1"])]))
         case "fields":
             var record = Record(
                 entity: "product", ["sku": "Ä-1", "name": "Tasse ☕", "description": nil, "attr.empty": ""],
@@ -176,6 +193,35 @@ final class PluginExportTests: XCTestCase {
         XCTAssertEqual(run.emits.map(\.cursor), [nil, nil, "done-2500"])
         XCTAssertEqual(run.emits[1].records.first?["sku"], "S1001")
         XCTAssertEqual(run.logs.last?.message, "inserted 2500 in 3 batches")
+    }
+
+    /// Batches prepared on a producer thread and emitted on the operation's thread arrive as `add` would send them:
+    /// same sizes, same order, the cursor with the last (non-empty) batch, also on an exact multiple.
+    func testPreparedBatchesArriveLikeAddedRecords() {
+        let run = run(config: #"{"mode": "prepared", "count": 2500}"#)
+        XCTAssertEqual(ingest(run), WHARF_OK, run.lastError ?? "")
+        XCTAssertEqual(run.emits.map(\.records.count), [1000, 1000, 500])
+        XCTAssertEqual(run.emits.map(\.cursor), [nil, nil, "done-2500"])
+        XCTAssertEqual(run.emits.flatMap(\.records).map { $0["sku"] ?? "?" }, (1...2500).map { "S\($0)" })
+        XCTAssertEqual(run.emits[2].records.last?["quantity"], "1")
+        XCTAssertEqual(run.logs.last?.message, "inserted 2500 in 3 batches")
+
+        let exact = self.run(config: #"{"mode": "prepared", "count": 6, "batch_size": 3}"#)
+        XCTAssertEqual(ingest(exact), WHARF_OK, exact.lastError ?? "")
+        XCTAssertEqual(exact.emits.map(\.records.count), [3, 3])
+        XCTAssertEqual(exact.emits.map(\.cursor), [nil, "done-6"])
+
+        let none = self.run(config: #"{"mode": "prepared", "count": 0}"#)
+        XCTAssertEqual(ingest(none), WHARF_OK, none.lastError ?? "")
+        XCTAssertEqual(none.emits.map(\.records.count), [0])
+        XCTAssertEqual(none.cursor, "done-0")
+    }
+
+    func testAPreparedBatchMayNotOvertakeAddedRecords() {
+        let run = run(config: #"{"mode": "prepared-overtaking"}"#)
+        XCTAssertEqual(ingest(run), WHARF_ERR_STATE)
+        XCTAssertTrue(run.lastError?.contains("while 1 added records wait") == true, run.lastError ?? "")
+        XCTAssertTrue(run.emits.isEmpty)
     }
 
     func testBatcherKeepsTheCursorWithDataOnAnExactMultiple() {
