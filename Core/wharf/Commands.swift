@@ -38,10 +38,11 @@ struct CommandContext: Sendable {
         }
     }
 
-    func openDeployment() throws -> Deployment {
+    /// Opens the manifest's deployment; `readerMapBytes` as for `Deployment.init`.
+    func openDeployment(readerMapBytes: Int = 0) throws -> Deployment {
         let manifest = try loadManifest()
         do {
-            return try Deployment(manifest: manifest)
+            return try Deployment(manifest: manifest, readerMapBytes: readerMapBytes)
         } catch {
             throw CommandFailure(message: "\(error)")
         }
@@ -69,7 +70,8 @@ let serveCommand = Command(
         """
 ) { words, context in
     try Arguments(words).none()
-    let deployment = try context.openDeployment()
+    // The REST API's reads are random page look-ups: map the file rather than copy each page out of the OS cache.
+    let deployment = try context.openDeployment(readerMapBytes: Deployment.servingReaderMapBytes)
     let server: WharfServer
     do {
         server = try WharfServer(deployment: deployment)

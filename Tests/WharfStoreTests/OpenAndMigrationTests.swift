@@ -64,6 +64,23 @@ final class OpenAndMigrationTests: XCTestCase {
         XCTAssertEqual(try second.product(sku: "A")?.name, "From first")
     }
 
+    /// Readers map the file only when asked (a serving process); the writer never does.
+    func testReadersMapTheFileOnlyWhenAsked() throws {
+        let folder = TemporaryDirectory()
+        let plain = try Store(path: folder.file("plain.sqlite"))
+        defer { plain.close() }
+        XCTAssertEqual(try plain.read("m") { try $0.scalarInt("PRAGMA mmap_size") }, 0)
+
+        let mapped = try Store(path: folder.file("mapped.sqlite"), readerMapBytes: 1 << 30)
+        defer { mapped.close() }
+        XCTAssertEqual(try mapped.read("m") { try $0.scalarInt("PRAGMA mmap_size") }, 1 << 30)
+        XCTAssertEqual(try mapped.write("m") { try $0.scalarInt("PRAGMA mmap_size") }, 0)
+        _ = try mapped.apply([.product(Product(sku: "A", name: "Shirt"))], cursor: nil)
+        XCTAssertEqual(try mapped.product(sku: "A")?.name, "Shirt", "a mapped reader sees what the writer committed")
+        _ = try mapped.apply([.product(Product(sku: "A", name: "Shirt, blue"))], cursor: nil)
+        XCTAssertEqual(try mapped.product(sku: "A")?.name, "Shirt, blue")
+    }
+
     /// A new database file at `path` with the schema of `version`, as the Wharf of that version wrote it.
     private func database(_ path: String, atVersion version: Int64) throws -> Connection {
         let db = try Connection(path: path, flags: 0x2 | 0x4)  // READWRITE | CREATE

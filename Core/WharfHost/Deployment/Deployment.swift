@@ -14,13 +14,17 @@ public final class Deployment: Sendable {
     /// Where log lines go.
     public let logger: Logger
 
-    /// Opens the deployment described by `manifest`: creates or upgrades its database.
-    public init(manifest: Manifest, logger: Logger? = nil) throws {
+    /// How much of the database file each reader of a serving process maps into memory (see `Store.init`): 1 GiB.
+    public static let servingReaderMapBytes = 1 << 30
+
+    /// Opens the deployment described by `manifest`: creates or upgrades its database. `readerMapBytes` is passed
+    /// to the store: `servingReaderMapBytes` for a process that serves the REST API, 0 (read(2)) otherwise.
+    public init(manifest: Manifest, logger: Logger? = nil, readerMapBytes: Int = 0) throws {
         self.manifest = manifest
         self.logger = logger ?? Logger(
             level: LogLevel(name: manifest.log.level.rawValue) ?? .info,
             format: LogFormat(rawValue: manifest.log.format.rawValue) ?? .logfmt)
-        self.store = try Store(path: manifest.database)
+        self.store = try Store(path: manifest.database, readerMapBytes: readerMapBytes)
         self.plugins = PluginFolder(path: manifest.pluginFolder)
     }
 }
