@@ -454,7 +454,8 @@ enum Migrations {
                 -- chose none of these indexes, with or without ANALYZE statistics. Each still cost a B-tree
                 -- insert per written row: a third of a large import's SQLite time. The full-snapshot zeroing
                 -- pass scans the primary key instead of the by-source index: the same rows when, as usual, a
-                -- source stocks most SKUs.
+                -- source stocks most SKUs. (The stock rows' foreign key to sources needs no child index either:
+                -- Wharf never deletes a source nor changes its code.)
                 DROP INDEX IF EXISTS products_by_updated_at;
                 DROP INDEX IF EXISTS base_prices_by_updated_at;
                 DROP INDEX IF EXISTS inventory_source_items_by_updated_at;
