@@ -130,6 +130,15 @@ extension Store {
             self.records = records
             self.locations = locations
         }
+
+        /// A `nextChunk` for `apply(chunks:…)` that hands out `chunk`, then nil: a whole batch as one chunk.
+        public static func once(_ chunk: RecordChunk) -> () -> RecordChunk? {
+            var next: RecordChunk? = chunk
+            return {
+                defer { next = nil }
+                return next
+            }
+        }
     }
 
     /// Stores a batch whose records arrive in chunks while it is being written, in ONE transaction, exactly as
@@ -215,9 +224,9 @@ extension Store {
         _ db: Connection, _ records: [ModelRecord], cursor: (connector: String, value: String)?, rejects: [NewReject],
         options: ApplyOptions, locations: [RecordLocation], now: Int64
     ) throws -> UpsertCounts {
-        var chunk: RecordChunk? = RecordChunk(records: records, locations: locations)
         return try applyChunks(
-            db, next: { defer { chunk = nil }; return chunk }, cursor: cursor, rejects: { rejects },
+            db, next: RecordChunk.once(RecordChunk(records: records, locations: locations)), cursor: cursor,
+            rejects: { rejects },
             options: options.validatedAlready, now: now)
     }
 

@@ -237,19 +237,13 @@ struct CRMConfig {
             throw PluginError.invalid(
                 "\(path).externalId: required, a CRM property that holds Wharf's company id, so a retried create finds the record instead of making a duplicate")
         }
-        mapping.displayName = try property("displayName", mapping.displayName)
-        mapping.taxID = try property("taxId", mapping.taxID)
-        mapping.email = try property("email", mapping.email)
-        mapping.domain = try property("domain", mapping.domain)
-        mapping.phone = try property("phone", mapping.phone)
-        mapping.status = try property("status", mapping.status)
-        mapping.customerGroup = try property("customerGroup", mapping.customerGroup)
-        mapping.priceLists = try property("priceLists", mapping.priceLists)
-        mapping.street = try property("street", mapping.street)
-        mapping.city = try property("city", mapping.city)
-        mapping.postalCode = try property("postalCode", mapping.postalCode)
-        mapping.region = try property("region", mapping.region)
-        mapping.country = try property("country", mapping.country)
+        let optional: [(String, WritableKeyPath<CompanyMapping, String?>)] = [
+            ("displayName", \.displayName), ("taxId", \.taxID), ("email", \.email), ("domain", \.domain),
+            ("phone", \.phone), ("status", \.status), ("customerGroup", \.customerGroup), ("priceLists", \.priceLists),
+            ("street", \.street), ("city", \.city), ("postalCode", \.postalCode), ("region", \.region),
+            ("country", \.country),
+        ]
+        for (key, field) in optional { mapping[keyPath: field] = try property(key, mapping[keyPath: field]) }
         mapping.priceListSeparator = try string(value, "priceListSeparator", path) ?? ";"
         if mapping.taxID == nil && mapping.domain == nil {
             throw PluginError.invalid("\(path): map taxId or domain (or both): they are the keys companies are matched by")
@@ -281,12 +275,11 @@ struct CRMConfig {
         if mapping.email.isEmpty { throw PluginError.invalid("\(path).email: required, the contact's email property") }
         mapping.company = try property("company", mapping.company) ?? ""
         if mapping.company.isEmpty { throw PluginError.invalid("\(path).company: required, the property with the contact's company id") }
-        mapping.firstName = try property("firstName", mapping.firstName)
-        mapping.lastName = try property("lastName", mapping.lastName)
-        mapping.name = try property("name", mapping.name)
-        mapping.jobTitle = try property("jobTitle", mapping.jobTitle)
-        mapping.role = try property("role", mapping.role)
-        mapping.active = try property("active", mapping.active)
+        let optional: [(String, WritableKeyPath<UserMapping, String?>)] = [
+            ("firstName", \.firstName), ("lastName", \.lastName), ("name", \.name), ("jobTitle", \.jobTitle),
+            ("role", \.role), ("active", \.active),
+        ]
+        for (key, field) in optional { mapping[keyPath: field] = try property(key, mapping[keyPath: field]) }
         return mapping
     }
 

@@ -115,23 +115,7 @@ public enum ExportEncoding {
     /// Appends `value` as one CSV field: quoted only when it holds a comma, quote, CR or LF.
     public static func appendCSV(_ value: String, to out: inout [UInt8]) {
         var value = value
-        value.withUTF8 { utf8 in
-            var needsQuotes = false
-            for byte in utf8 where byte == 0x2C || byte == 0x22 || byte == 0x0A || byte == 0x0D {
-                needsQuotes = true
-                break
-            }
-            guard needsQuotes else {
-                out.append(contentsOf: utf8)
-                return
-            }
-            out.append(0x22)
-            for byte in utf8 {
-                if byte == 0x22 { out.append(0x22) }
-                out.append(byte)
-            }
-            out.append(0x22)
-        }
+        value.withUTF8 { appendCSV(bytes: UnsafeRawBufferPointer($0), to: &out) }
     }
 
     /// Appends `bytes` (UTF-8) as one CSV field, quoted only when needed.

@@ -56,13 +56,7 @@ public final class RecordBatcher {
     /// `add` and not emitted yet would be overtaken, so there must be none.
     public func emit(_ batch: PreparedBatch) throws(PluginError) {
         guard !finished else { throw PluginError(.state, "RecordBatcher.emit was called after finish") }
-        guard pending.isEmpty else {
-            throw PluginError(.state, "RecordBatcher.emit was given a prepared batch while \(pending.count) added records wait")
-        }
-        try context.checkCancelled()
-        counts.add(try context.emit(batch, cursor: nil))
-        emittedRecords += batch.count
-        emittedBatches += 1
+        try emitPrepared(batch, cursor: nil, call: "emit")
     }
 
     /// Emits `last` (the builder's final, partial batch, if any) together with `cursor`, as `finish(cursor:)` does
@@ -71,23 +65,30 @@ public final class RecordBatcher {
     public func finish(_ last: PreparedBatch?, cursor: String?) throws(PluginError) -> EmitCounts {
         guard let last else { return try finish(cursor: cursor) }
         guard !finished else { throw PluginError(.state, "RecordBatcher.finish was called twice") }
-        guard pending.isEmpty else {
-            throw PluginError(.state, "RecordBatcher.finish was given a prepared batch while \(pending.count) added records wait")
-        }
-        try context.checkCancelled()
-        counts.add(try context.emit(last, cursor: cursor))
-        emittedRecords += last.count
-        emittedBatches += 1
+        try emitPrepared(last, cursor: cursor, call: "finish")
         finished = true
         return counts
     }
 
+    /// Emits a prepared batch after checking that no added record waits (`call` names the public method).
+    private func emitPrepared(_ batch: PreparedBatch, cursor: String?, call: String) throws(PluginError) {
+        guard pending.isEmpty else {
+            throw PluginError(.state, "RecordBatcher.\(call) was given a prepared batch while \(pending.count) added records wait")
+        }
+        try context.checkCancelled()
+        tally(try context.emit(batch, cursor: cursor), records: batch.count)
+    }
+
+    /// Adds what the host reported for one emitted batch of `records` records.
+    private func tally(_ batch: EmitCounts, records: Int) {
+        counts.add(batch)
+        emittedRecords += records
+        emittedBatches += 1
+    }
+
     private func flush(cursor: String?) throws(PluginError) {
         try context.checkCancelled()
-        let batch = try context.emit(pending, cursor: cursor, storage: storage)
-        counts.add(batch)
-        emittedRecords += pending.count
-        emittedBatches += 1
+        tally(try context.emit(pending, cursor: cursor, storage: storage), records: pending.count)
         pending.removeAll(keepingCapacity: true)
     }
 }

@@ -139,9 +139,9 @@ final class ConnectorContext: @unchecked Sendable {
     func apply(
         records: [ModelRecord], locations: [RecordLocation], invalid: [NewReject], read: Int64, cursor newCursor: String?
     ) throws -> Store.UpsertCounts {
-        var chunk: Store.RecordChunk? = Store.RecordChunk(records: records, locations: locations)
-        return try apply(
-            chunks: { defer { chunk = nil }; return chunk }, invalid: { invalid }, read: read, cursor: newCursor)
+        try apply(
+            chunks: Store.RecordChunk.once(Store.RecordChunk(records: records, locations: locations)),
+            invalid: { invalid }, read: read, cursor: newCursor)
     }
 
     /// `apply(records:…)` for a batch whose records arrive in chunks while it is stored (see `EmitDecoder`):
