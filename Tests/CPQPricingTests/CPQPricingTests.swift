@@ -229,21 +229,3 @@ final class ExportPages: @unchecked Sendable {
         set { lock.withLock { value = newValue } }
     }
 }
-
-/// Collects log lines written during a test.
-final class LogLines: @unchecked Sendable {
-    private let lock = NSLock()
-    private var lines: [String] = []
-
-    func append(_ line: String) {
-        lock.lock()
-        lines.append(line)
-        lock.unlock()
-    }
-
-    var all: [String] {
-        lock.lock()
-        defer { lock.unlock() }
-        return lines
-    }
-}

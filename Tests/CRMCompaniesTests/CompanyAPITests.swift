@@ -8,14 +8,7 @@ import XCTest
 @testable import WharfHost
 
 /// The company routes besides registration: list with filters and paging, get, merge-patch, users, groups, scopes.
-final class CompanyAPITests: XCTestCase {
-    var env: CRMDeployment!
-
-    override func tearDown() {
-        env?.stop()
-        env = nil
-    }
-
+final class CompanyAPITests: CRMTestCase {
     func testListGetPatchUsersAndGroups() throws {
         env = try CRMDeployment()
         try env.start()

@@ -67,15 +67,21 @@ final class CRMDeployment {
     }
 }
 
-/// `POST /v1/companies` asks the CRM in real time through the plugin's call operation.
-final class RegistrationTests: XCTestCase {
+/// Base class for tests on a ``CRMDeployment``: each test makes its own `env` (the manifests differ per test) and
+/// it is stopped afterwards, so no server or test CRM outlives its test.
+class CRMTestCase: XCTestCase {
+    /// This test's deployment, made by the test itself.
     var env: CRMDeployment!
 
+    /// Stops the server and the test CRM (nil-safe: the test may have failed before making `env`).
     override func tearDown() {
         env?.stop()
         env = nil
     }
+}
 
+/// `POST /v1/companies` asks the CRM in real time through the plugin's call operation.
+final class RegistrationTests: CRMTestCase {
     let acme = #"{"legalName": "ACME GmbH", "email": "buyer@acme.example", "taxId": "DE 123 456 789", "addresses": [{"street": "Hauptstr. 1", "city": "Berlin", "postalCode": "10115", "country": "de"}]}"#
 
     func testACompanyTheCRMKnowsByDomainIsLinkedNotCreated() throws {

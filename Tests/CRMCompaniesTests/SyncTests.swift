@@ -9,14 +9,7 @@ import XCTest
 
 /// The scheduled sync: companies, contacts and customer groups paged out of the test CRM, incrementally, with
 /// rate limits, deletions and merges.
-final class SyncTests: XCTestCase {
-    var env: CRMDeployment!
-
-    override func tearDown() {
-        env?.stop()
-        env = nil
-    }
-
+final class SyncTests: CRMTestCase {
     func makeEnv() throws -> CRMDeployment {
         try CRMDeployment(
             registration: #"{ deadlineSeconds: 2 }"#,

@@ -111,24 +111,6 @@ final class XMLDeployment {
     }
 }
 
-/// Collects log lines written during a test.
-final class LogLines: @unchecked Sendable {
-    private let lock = NSLock()
-    private var lines: [String] = []
-
-    func append(_ line: String) {
-        lock.lock()
-        lines.append(line)
-        lock.unlock()
-    }
-
-    var all: [String] {
-        lock.lock()
-        defer { lock.unlock() }
-        return lines
-    }
-}
-
 // MARK: Recording host
 
 /// One record as the recording host saw it: fields as "name=value".

@@ -6,23 +6,12 @@ import XCTest
 @testable import WharfHost
 
 /// REST batch ingestion over loopback: per-item results, one transaction per request, runs and rejects recorded.
-final class BatchIngestionTests: XCTestCase {
-    var env: TestDeployment!
-    var server: WharfServer!
-    var client: TestHTTPClient!
+final class BatchIngestionTests: ServedTestCase {
     var headers: [(String, String)] = []
 
     override func setUpWithError() throws {
-        env = try TestDeployment()
-        server = try WharfServer(deployment: env.deployment, port: 0)
-        try server.start()
-        client = try TestHTTPClient(port: server.port)
-        headers = [("Authorization", "Bearer \(try env.key([.catalogWrite, .inventoryWrite, .runsRead]))"), ("Content-Type", "application/json")]
-    }
-
-    override func tearDown() {
-        client?.close()
-        server?.shutdown()
+        try super.setUpWithError()
+        headers = try jsonHeaders([.catalogWrite, .inventoryWrite, .runsRead])
     }
 
     func testProductBatchAppliesValidItemsAndAnswersPerItem() throws {

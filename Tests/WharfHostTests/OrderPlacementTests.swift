@@ -9,26 +9,12 @@ import XCTest
 
 /// Placing, reading and cancelling orders over loopback HTTP: idempotency, price and stock checks, the reservation
 /// ledger and salable quantity, and the race for the last units with real parallel requests.
-final class OrderPlacementTests: XCTestCase {
-    var env: TestDeployment!
-    var server: WharfServer!
-    var client: TestHTTPClient!
+final class OrderPlacementTests: ServedTestCase {
     var headers: [(String, String)] = []
 
     override func setUpWithError() throws {
-        env = try TestDeployment()
-        server = try WharfServer(deployment: env.deployment, port: 0)
-        try server.start()
-        client = try TestHTTPClient(port: server.port)
-        headers = [
-            ("Authorization", "Bearer \(try env.key([.catalogWrite, .inventoryWrite, .inventoryRead, .ordersRead, .ordersWrite]))"),
-            ("Content-Type", "application/json"),
-        ]
-    }
-
-    override func tearDown() {
-        client?.close()
-        server?.shutdown()
+        try super.setUpWithError()
+        headers = try jsonHeaders([.catalogWrite, .inventoryWrite, .inventoryRead, .ordersRead, .ordersWrite])
     }
 
     /// Products with a EUR price (and a 10+ tier for MUG) and stock at two sources.

@@ -7,25 +7,14 @@ import WharfTestSupport
 import XCTest
 
 /// The pricing routes over a real loopback socket against a real SQLite file.
-final class PricingAPITests: XCTestCase {
-    var env: TestDeployment!
-    var server: WharfServer!
-    var client: TestHTTPClient!
+final class PricingAPITests: ServedTestCase {
     var writeKey: String!
     var readKey: String!
 
     override func setUpWithError() throws {
-        env = try TestDeployment()
-        server = try WharfServer(deployment: env.deployment, port: 0)
-        try server.start()
-        client = try TestHTTPClient(port: server.port)
+        try super.setUpWithError()
         writeKey = try env.key([.catalogRead, .catalogWrite])
         readKey = try env.key([.catalogRead])
-    }
-
-    override func tearDown() {
-        client?.close()
-        server?.shutdown()
     }
 
     private func send(_ method: String, _ path: String, key: String? = nil, json: String? = nil) throws -> TestHTTPResponse {

@@ -9,25 +9,14 @@ import XCTest
 
 /// B2B quotes over HTTP: requested → negotiated → accepted → one order at the quoted prices; refused transitions,
 /// expiry and a second conversion.
-final class QuoteTests: XCTestCase {
-    var env: TestDeployment!
-    var server: WharfServer!
-    var client: TestHTTPClient!
+final class QuoteTests: ServedTestCase {
     var headers: [(String, String)] = []
 
     override func setUpWithError() throws {
-        env = try TestDeployment()
-        server = try WharfServer(deployment: env.deployment, port: 0)
-        try server.start()
-        client = try TestHTTPClient(port: server.port)
-        headers = [("Authorization", "Bearer \(try env.key([.ordersRead, .ordersWrite]))"), ("Content-Type", "application/json")]
+        try super.setUpWithError()
+        headers = try jsonHeaders([.ordersRead, .ordersWrite])
         _ = try env.deployment.store.putProduct(Product(sku: "BOLT", name: "Bolt"))
         _ = try env.deployment.store.apply([.stock(InventorySourceItem(sku: "BOLT", sourceCode: "BER", quantity: 1000))], cursor: nil)
-    }
-
-    override func tearDown() {
-        client?.close()
-        server?.shutdown()
     }
 
     func request() throws -> String {

@@ -8,23 +8,12 @@ import XCTest
 @testable import WharfHost
 
 /// The REST API over a real loopback socket, against a real SQLite file.
-final class RESTAPITests: XCTestCase {
-    var env: TestDeployment!
-    var server: WharfServer!
-    var client: TestHTTPClient!
+final class RESTAPITests: ServedTestCase {
     var adminKey: String!
 
     override func setUpWithError() throws {
-        env = try TestDeployment()
-        server = try WharfServer(deployment: env.deployment, port: 0)
-        try server.start()
-        client = try TestHTTPClient(port: server.port)
+        try super.setUpWithError()
         adminKey = try env.key([.admin])
-    }
-
-    override func tearDown() {
-        client?.close()
-        server?.shutdown()
     }
 
     func auth(_ key: String) -> [(String, String)] { [("Authorization", "Bearer \(key)")] }

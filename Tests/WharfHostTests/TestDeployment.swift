@@ -40,21 +40,3 @@ final class TestDeployment {
         try ConnectorRunner(deployment: deployment).ingest(connector: connector, trigger: .manual)
     }
 }
-
-/// Collects log lines written during a test.
-final class LogLines: @unchecked Sendable {
-    private let lock = NSLock()
-    private var lines: [String] = []
-
-    func append(_ line: String) {
-        lock.lock()
-        lines.append(line)
-        lock.unlock()
-    }
-
-    var all: [String] {
-        lock.lock()
-        defer { lock.unlock() }
-        return lines
-    }
-}
