@@ -328,9 +328,7 @@ extension Store {
             st.bind(3, Int64(restockOnly ? max(limit * 10, 1000) : limit))
             var items: [(Int64, OrderReturn)] = []
             while try st.step() {
-                let item = OrderReturn(
-                    id: st.text(1), orderNumber: st.text(2), lines: Store.lines(fromJSON: st.text(3)),
-                    exchangeFor: st.optionalText(4), receivedAt: Timestamp(millisecondsSinceEpoch: st.int64(5)))
+                let item = Store.orderReturn(from: st)
                 if restockOnly && !item.lines.contains(where: \.restock) { continue }
                 items.append((st.int64(0), item))
                 if items.count == limit { break }
@@ -343,31 +341,14 @@ extension Store {
     /// `changedSince`, in the order Wharf recorded them, in batches of `batchSize`; `body` returns false to stop.
     /// The ERP reads the lines with `restock` true to book the units back into stock.
     func readReturnRecords(changedSince: Timestamp?, batchSize: Int, _ body: ([ModelRecord]) throws -> Bool) throws {
-        var after: Int64 = 0
-        while true {
-            let batch = try read("read returns for export") { db -> [(Int64, OrderReturn)] in
-                let st = try db.statement(
-                    """
-                    SELECT r.id, r.external_id, o.number, r.lines, r.exchange_for, r.received_at
-                    FROM order_returns r JOIN orders o ON o.id = r.order_id
-                    WHERE r.id > ?1 AND r.created_at >= ?2 ORDER BY r.id LIMIT ?3
-                    """)
-                defer { st.reset() }
-                st.bind(1, after)
-                st.bind(2, changedSince?.millisecondsSinceEpoch ?? 0)
-                st.bind(3, Int64(batchSize))
-                var rows: [(Int64, OrderReturn)] = []
-                while try st.step() {
-                    rows.append((st.int64(0), OrderReturn(
-                        id: st.text(1), orderNumber: st.text(2), lines: Store.lines(fromJSON: st.text(3)),
-                        exchangeFor: st.optionalText(4), receivedAt: Timestamp(millisecondsSinceEpoch: st.int64(5)))))
-                }
-                return rows
-            }
-            guard let last = batch.last else { return }
-            after = last.0
-            guard try body(batch.map { .orderReturn($0.1) }), batch.count == batchSize else { return }
-        }
+        try pageByInteger(
+            "read returns for export",
+            """
+            SELECT r.id, r.external_id, o.number, r.lines, r.exchange_for, r.received_at
+            FROM order_returns r JOIN orders o ON o.id = r.order_id
+            WHERE r.id > ?1 AND r.created_at >= ?2 ORDER BY r.id LIMIT ?3
+            """, since: changedSince?.millisecondsSinceEpoch ?? 0, size: Int64(batchSize), body
+        ) { st in .orderReturn(Store.orderReturn(from: st)) }
     }
 
     /// The stock of `sku` per source with its open reservations; nil when the SKU has neither a product, stock nor
@@ -542,6 +523,14 @@ extension Store {
         id, uid, number, channel, customer_id, company_id, company_user_id, currency, subtotal, shipping_total, tax_total,
         grand_total, billing_address, shipping_address, status, quote_id, created_at, updated_at
         """
+
+    /// A return from columns 1 to 5 of the returns queries (external_id, order number, lines, exchange_for,
+    /// received_at); column 0 is the row id the queries page by.
+    static func orderReturn(from st: Statement) -> OrderReturn {
+        OrderReturn(
+            id: st.text(1), orderNumber: st.text(2), lines: Store.lines(fromJSON: st.text(3)),
+            exchangeFor: st.optionalText(4), receivedAt: Timestamp(millisecondsSinceEpoch: st.int64(5)))
+    }
 
     static func orderID(_ db: Connection, number: String) throws(SQLiteError) -> Int64? {
         let st = try db.statement("SELECT id FROM orders WHERE number = ?1")
