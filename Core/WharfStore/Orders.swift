@@ -30,17 +30,9 @@ extension Store {
     ) throws(StoreError) -> PlaceOrderOutcome {
         try write("place an order") { db in
             try db.transaction { () throws -> PlaceOrderOutcome in
-                if let idempotencyKey {
-                    let st = try db.statement("SELECT id, request_digest FROM orders WHERE idempotency_key = ?1")
-                    defer { st.reset() }
-                    st.bind(1, idempotencyKey)
-                    if try st.step() {
-                        let id = st.int64(0)
-                        let digest = st.blob(1)
-                        st.reset()
-                        let order = try Store.loadOrder(db, id: id)!
-                        return digest == requestDigest ? .replayed(order) : .idempotencyKeyReused(orderNumber: order.number)
-                    }
+                if let idempotencyKey, let placed = try Store.orderID(db, idempotencyKey: idempotencyKey) {
+                    let order = try Store.loadOrder(db, id: placed.id)!
+                    return placed.requestDigest == requestDigest ? .replayed(order) : .idempotencyKeyReused(orderNumber: order.number)
                 }
                 if let number = new.number, try Store.orderID(db, number: number) != nil { return .numberTaken(number) }
                 var quote: Quote?
@@ -164,15 +156,10 @@ extension Store {
     public func order(idempotencyKey: String) throws(StoreError) -> (order: Order, requestDigest: [UInt8])? {
         try read("read the order of an idempotency key") { db in
             try db.transaction(immediate: false) { () throws -> (order: Order, requestDigest: [UInt8])? in
-                let st = try db.statement("SELECT id, request_digest FROM orders WHERE idempotency_key = ?1")
-                defer { st.reset() }
-                st.bind(1, idempotencyKey)
-                guard try st.step() else { return nil }
-                let id = st.int64(0)
-                let digest = st.blob(1)
-                st.reset()
-                guard let order = try Store.loadOrder(db, id: id) else { return nil }
-                return (order, digest)
+                guard let placed = try Store.orderID(db, idempotencyKey: idempotencyKey),
+                    let order = try Store.loadOrder(db, id: placed.id)
+                else { return nil }
+                return (order, placed.requestDigest)
             }
         }
     }
@@ -537,6 +524,14 @@ extension Store {
         defer { st.reset() }
         st.bind(1, number)
         return try st.step() ? st.int64(0) : nil
+    }
+
+    /// The row id of the order placed with idempotency key `key` and the SHA-256 of the request that placed it.
+    static func orderID(_ db: Connection, idempotencyKey key: String) throws(SQLiteError) -> (id: Int64, requestDigest: [UInt8])? {
+        let st = try db.statement("SELECT id, request_digest FROM orders WHERE idempotency_key = ?1")
+        defer { st.reset() }
+        st.bind(1, key)
+        return try st.step() ? (st.int64(0), st.blob(1)) : nil
     }
 
     static func exists(_ db: Connection, _ sql: String, _ key: String) throws(SQLiteError) -> Bool {
