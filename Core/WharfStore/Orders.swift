@@ -239,7 +239,7 @@ extension Store {
                 guard order.status.canMove(to: .cancelled) else {
                     return .rejected("order \(number) is \(order.status.rawValue); only placed, processing or on_hold orders can be cancelled")
                 }
-                try Store.releaseOpen(db, order, reason: "order_cancelled", markShipped: false, now: now)
+                try Store.releaseOpen(db, orderID: id, order, reason: "order_cancelled", markShipped: false, now: now)
                 try Store.setStatus(db, id: id, OrderStatusChange(status: .cancelled, at: now, source: source, note: note))
                 let cancelled = try Store.loadOrder(db, id: id)!
                 try Store.enqueue(db, kind: "cancel", orderNumber: number, messageID: order.id + ":cancel", payload: payload(cancelled), now: now)
@@ -414,8 +414,8 @@ extension Store {
             return .rejected("order \(number) cannot move from \(order.status.rawValue) to \(change.status.rawValue)")
         }
         switch change.status {
-        case .cancelled: try Store.releaseOpen(db, order, reason: "order_cancelled", markShipped: false, now: change.at)
-        case .shipped, .delivered, .completed: try Store.releaseOpen(db, order, reason: "order_shipped", markShipped: true, now: change.at)
+        case .cancelled: try Store.releaseOpen(db, orderID: id, order, reason: "order_cancelled", markShipped: false, now: change.at)
+        case .shipped, .delivered, .completed: try Store.releaseOpen(db, orderID: id, order, reason: "order_shipped", markShipped: true, now: change.at)
         default: break
         }
         try Store.setStatus(db, id: id, change)
@@ -625,8 +625,10 @@ extension Store {
         }
     }
 
-    /// Compensates every open unit of `order` (cancelled, or counted as shipped with `markShipped`).
-    static func releaseOpen(_ db: Connection, _ order: Order, reason: String, markShipped: Bool, now: Timestamp) throws(SQLiteError) {
+    /// Compensates every open unit of `order`, row `id` (cancelled, or counted as shipped with `markShipped`).
+    static func releaseOpen(
+        _ db: Connection, orderID id: Int64, _ order: Order, reason: String, markShipped: Bool, now: Timestamp
+    ) throws(SQLiteError) {
         var lines = order.lines
         var perSKU: [(String, Int64)] = []
         for i in lines.indices where lines[i].openQuantity > 0 {
@@ -634,7 +636,7 @@ extension Store {
             if markShipped { lines[i].shippedQuantity += open } else { lines[i].cancelledQuantity += open }
             if let j = perSKU.firstIndex(where: { $0.0 == lines[i].sku }) { perSKU[j].1 += open } else { perSKU.append((lines[i].sku, open)) }
         }
-        guard !perSKU.isEmpty, let id = try orderID(db, number: order.number) else { return }
+        guard !perSKU.isEmpty else { return }
         for (sku, quantity) in perSKU {
             try reserve(db, sku: sku, quantity: quantity, reason: reason, orderNumber: order.number, now: now)
         }
