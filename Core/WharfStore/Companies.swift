@@ -61,17 +61,9 @@ extension Store {
                 if let existing = try Store.companyMatching(db, company, excludingID: nil) {
                     throw Store.matchConflict(company, existing, db.path)
                 }
-                let st = try db.statement(
-                    """
-                    INSERT INTO companies (id, legal_name, display_name, tax_id, email, email_domain, phone, status,
-                        customer_group, crm_id, active, merged_into, crm_state, crm_next_attempt_at, created_at, updated_at)
-                    VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?15)
-                    """)
-                Store.bindCompany(st, company)
-                st.bind(14, company.crmState == .pending ? (crmRetryAt?.millisecondsSinceEpoch ?? now) : nil)
-                st.bind(15, now)
-                try st.run()
-                try Store.writeCompanyChildren(db, company)
+                try Store.insertCompanyRow(
+                    db, company, crmNextAttemptAt: company.crmState == .pending ? (crmRetryAt?.millisecondsSinceEpoch ?? now) : nil,
+                    now: now)
                 return try Store.company(db, id: company.id)!
             }
         }
@@ -371,6 +363,22 @@ extension Store {
         st.bind(11, c.active)
         st.bind(12, c.mergedInto)
         st.bind(13, c.crmState.rawValue)
+    }
+
+    /// Inserts a new company row and its children (addresses, price-list codes); `crmNextAttemptAt` is when the
+    /// CRM retrier first takes it (nil: never).
+    static func insertCompanyRow(_ db: Connection, _ company: Company, crmNextAttemptAt: Int64?, now: Int64) throws {
+        let st = try db.statement(
+            """
+            INSERT INTO companies (id, legal_name, display_name, tax_id, email, email_domain, phone, status,
+                customer_group, crm_id, active, merged_into, crm_state, crm_next_attempt_at, created_at, updated_at)
+            VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?15)
+            """)
+        bindCompany(st, company)
+        st.bind(14, crmNextAttemptAt)
+        st.bind(15, now)
+        try st.run()
+        try writeCompanyChildren(db, company)
     }
 
     /// Overwrites a company's fields (not created_at or the retry bookkeeping) and its children.

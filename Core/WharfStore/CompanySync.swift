@@ -66,16 +66,7 @@ extension Store {
             if let clash = try companyMatching(db, incoming, excludingID: nil) {
                 return .refused("the CRM record '\(input.crmID)' clashes with company '\(clash.id)' on a match key")
             }
-            let st = try db.statement(
-                """
-                INSERT INTO companies (id, legal_name, display_name, tax_id, email, email_domain, phone, status,
-                    customer_group, crm_id, active, merged_into, crm_state, crm_next_attempt_at, created_at, updated_at)
-                VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, NULL, ?14, ?14)
-                """)
-            bindCompany(st, incoming)
-            st.bind(14, now)
-            try st.run()
-            try writeCompanyChildren(db, incoming)
+            try insertCompanyRow(db, incoming, crmNextAttemptAt: nil, now: now)
             return .applied(.inserted)
         }
         // Merge onto the stored company: the CRM owns these fields; Wharf keeps its id, timestamps and status.
