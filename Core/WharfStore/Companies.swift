@@ -261,11 +261,7 @@ extension Store {
     /// The users of company `companyID` in email order.
     public func companyUsers(companyID: String) throws(StoreError) -> [CompanyUser] {
         try read("read the users of company '\(companyID)'") { db in
-            let st = try db.statement(
-                """
-                SELECT company_id, email, name, job_title, role, active, crm_id, updated_at
-                FROM company_users WHERE company_id = ?1 ORDER BY email
-                """)
+            let st = try db.statement("SELECT \(Store.companyUserColumns) FROM company_users WHERE company_id = ?1 ORDER BY email")
             defer { st.reset() }
             st.bind(1, companyID)
             var users: [CompanyUser] = []
@@ -289,10 +285,7 @@ extension Store {
                 }
                 let outcome = try Store.upsertCompanyUser(db, user, now: now)
                 let st = try db.statement(
-                    """
-                    SELECT company_id, email, name, job_title, role, active, crm_id, updated_at
-                    FROM company_users WHERE company_id = ?1 AND email = ?2
-                    """)
+                    "SELECT \(Store.companyUserColumns) FROM company_users WHERE company_id = ?1 AND email = ?2")
                 defer { st.reset() }
                 st.bind(1, user.companyID)
                 st.bind(2, user.email)
@@ -538,6 +531,9 @@ extension Store {
         st.bind(6, user.active)
         st.bind(7, user.crmID)
     }
+
+    /// The columns `companyUser(from:)` reads, in its order.
+    static let companyUserColumns = "company_id, email, name, job_title, role, active, crm_id, updated_at"
 
     static func companyUser(from st: Statement) -> CompanyUser {
         CompanyUser(
