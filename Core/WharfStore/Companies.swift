@@ -59,7 +59,7 @@ extension Store {
         return try write("store company '\(company.id)'") { db in
             try db.transaction {
                 if let existing = try Store.companyMatching(db, company, excludingID: nil) {
-                    throw Store.matchConflict(company, existing, db.path)
+                    throw Store.matchConflict(company, existing)
                 }
                 try Store.insertCompanyRow(
                     db, company, crmNextAttemptAt: company.crmState == .pending ? (crmRetryAt?.millisecondsSinceEpoch ?? now) : nil,
@@ -134,7 +134,7 @@ extension Store {
             try db.transaction { () throws -> Company? in
                 guard let stored = try Store.company(db, id: company.id) else { return nil }
                 if let existing = try Store.companyMatching(db, company, excludingID: company.id) {
-                    throw Store.matchConflict(company, existing, db.path)
+                    throw Store.matchConflict(company, existing)
                 }
                 var comparable = company
                 comparable.createdAt = stored.createdAt
@@ -484,18 +484,18 @@ extension Store {
         return try id.flatMap { try Store.company(db, id: $0) }
     }
 
-    static func matchConflict(_ company: Company, _ existing: Company, _ path: String) -> StoreError {
-        let key: String
-        if let crm = company.crmID, crm == existing.crmID {
-            key = "CRM id '\(crm)'"
-        } else if let tax = company.taxID, tax == existing.taxID {
-            key = "tax id '\(tax)'"
-        } else {
-            key = "email domain '\(company.emailDomain ?? "")'"
-        }
-        return StoreError(
+    /// The `.conflict` error for `company` when `existing` already has one of its match keys or its CRM id.
+    static func matchConflict(_ company: Company, _ existing: Company) -> StoreError {
+        StoreError(
             code: .conflict,
-            message: "company '\(existing.id)' (\(existing.legalName)) already has \(key); a company's email domain, tax id and CRM id are unique")
+            message: "company '\(existing.id)' (\(existing.legalName)) already has \(sharedKey(company, existing)); a company's email domain, tax id and CRM id are unique")
+    }
+
+    /// The CRM id, tax id or (failing those) email domain `company` shares with `existing`, for messages.
+    static func sharedKey(_ company: Company, _ existing: Company) -> String {
+        if let crm = company.crmID, crm == existing.crmID { return "CRM id '\(crm)'" }
+        if let tax = company.taxID, tax == existing.taxID { return "tax id '\(tax)'" }
+        return "email domain '\(company.emailDomain ?? "")'"
     }
 
     static func upsertCompanyUser(_ db: Connection, _ user: CompanyUser, now: Int64) throws -> UpsertOutcome {

@@ -30,6 +30,12 @@ extension Store {
         }
     }
 
+    /// Why a CRM company record cannot be stored: `company` (what it would become) shares a match key with
+    /// `clash`. Names the key, so the operator knows what to correct.
+    private static func clashMessage(_ input: CRMCompanyRecord, _ company: Company, _ clash: Company) -> String {
+        "the CRM record '\(input.crmID)' clashes with company '\(clash.id)' on its \(sharedKey(company, clash)); merge the two or correct the record in the CRM"
+    }
+
     private static func applyCompany(_ db: Connection, _ input: CRMCompanyRecord, now: Int64) throws -> Upserter.Adjustment {
         let byCRM = try companyID(db, where: "crm_id = ?1", input.crmID)
         if input.deleted {
@@ -64,7 +70,7 @@ extension Store {
             incoming.active = true
             incoming.mergedInto = nil
             if let clash = try companyMatching(db, incoming, excludingID: nil) {
-                return .refused("the CRM record '\(input.crmID)' clashes with company '\(clash.id)' on a match key")
+                return .refused(clashMessage(input, incoming, clash))
             }
             try insertCompanyRow(db, incoming, crmNextAttemptAt: nil, now: now)
             return .applied(.inserted)
@@ -87,7 +93,7 @@ extension Store {
         if stored.crmState == .pending || stored.crmState == .none { merged.crmState = .linked }
         merged = (try? merged.validated()) ?? merged
         if let clash = try companyMatching(db, merged, excludingID: id) {
-            return .refused("the CRM record '\(input.crmID)' clashes with company '\(clash.id)' on a match key")
+            return .refused(clashMessage(input, merged, clash))
         }
         if merged == stored { return .applied(.unchanged) }
         try replaceCompany(db, merged, now: now)
