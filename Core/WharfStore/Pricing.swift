@@ -34,25 +34,20 @@ extension Store {
         try read("list price lists") { db in
             try db.transaction(immediate: false) { () throws -> [PriceListSummary] in
                 let lists = try PricingReader.lists(db)
-                let counts = try db.statement(
-                    "SELECT COUNT(*) FROM price_list_entries WHERE list_code = ?1 AND version = ?2")
-                defer { counts.reset() }
-                return try lists.keys.sorted().map { code in
-                    let row = lists[code]!
-                    counts.reset()
-                    counts.bind(1, code)
-                    counts.bind(2, row.liveVersion)
-                    _ = try counts.step()
-                    return PriceListSummary(
-                        list: row.list, entryCount: counts.int64(0), assignments: try PricingReader.assignments(db, list: code))
-                }
+                return try lists.keys.sorted().map { code in try PricingReader.summary(db, lists[code]!) }
             }
         }
     }
 
     /// The price list `code` with counts and assignments, or nil.
     public func priceList(code: String) throws(StoreError) -> PriceListSummary? {
-        try priceLists().first { $0.list.code == code }
+        // Counts and assignments of this one list only, not of every list.
+        try read("read price list '\(code)'") { db in
+            try db.transaction(immediate: false) { () throws -> PriceListSummary? in
+                guard let row = try PricingReader.lists(db)[code] else { return nil }
+                return try PricingReader.summary(db, row)
+            }
+        }
     }
 
     /// Creates or replaces a price list's header (its entries stay). Changing the currency of a list that has
@@ -590,6 +585,17 @@ enum PricingReader {
             result[code] = ListRow(list: list, liveVersion: st.int64(7))
         }
         return result
+    }
+
+    /// `row`'s list with its live entry count and assignments.
+    static func summary(_ db: Connection, _ row: ListRow) throws(SQLiteError) -> Store.PriceListSummary {
+        let counts = try db.statement("SELECT COUNT(*) FROM price_list_entries WHERE list_code = ?1 AND version = ?2")
+        defer { counts.reset() }
+        counts.bind(1, row.list.code)
+        counts.bind(2, row.liveVersion)
+        _ = try counts.step()
+        return Store.PriceListSummary(
+            list: row.list, entryCount: counts.int64(0), assignments: try assignments(db, list: row.list.code))
     }
 
     static func assignments(_ db: Connection, list: String) throws(SQLiteError) -> [PriceListAssignment] {
