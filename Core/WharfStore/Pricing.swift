@@ -1,4 +1,3 @@
-import CSQLite
 import WharfModel
 
 // Price lists, their entries and assignments, channel special prices, and price resolution.
@@ -82,7 +81,7 @@ extension Store {
                 let st = try db.statement("DELETE FROM price_lists WHERE code = ?1")
                 st.bind(1, code)
                 try st.run()
-                return sqlite3_changes(db.handle) > 0
+                return db.changes > 0
             }
         }
     }
@@ -175,7 +174,7 @@ extension Store {
             st.bind(2, sku)
             st.bind(3, minQuantity)
             try st.run()
-            return Int(sqlite3_changes(db.handle))
+            return db.changes
         }
     }
 
@@ -340,7 +339,7 @@ enum PricingWriter {
                 st.bind(2, a.code)
                 st.bind(3, a.listCode)
                 try st.run()
-                return .applied(sqlite3_changes(db.handle) > 0 ? .updated : .unchanged)
+                return .applied(db.changes > 0 ? .updated : .unchanged)
             }
             guard try listRow(db, a.listCode) != nil else {
                 return .refused(field: "list", reason: "there is no price list '\(a.listCode)' to assign; send the price_list record first")
@@ -355,7 +354,7 @@ enum PricingWriter {
             st.bind(3, a.listCode)
             st.bind(4, now)
             try st.run()
-            return .applied(sqlite3_changes(db.handle) > 0 ? .inserted : .unchanged)
+            return .applied(db.changes > 0 ? .inserted : .unchanged)
         case .special(let s, let deleted):
             let start = s.from?.millisecondsSinceEpoch ?? Int64.min
             if deleted {
@@ -365,7 +364,7 @@ enum PricingWriter {
                 st.bind(3, s.price.currency.code)
                 st.bind(4, start)
                 try st.run()
-                return .applied(sqlite3_changes(db.handle) > 0 ? .updated : .unchanged)
+                return .applied(db.changes > 0 ? .updated : .unchanged)
             }
             let probe = try db.statement(
                 "SELECT amount IS NOT ?5 OR ends_at IS NOT ?6 FROM special_prices WHERE sku = ?1 AND channel = ?2 AND currency = ?3 AND starts_at = ?4")
@@ -516,7 +515,7 @@ enum PricingWriter {
             st.bind(3, entry.sku)
             st.bind(4, entry.minQuantity)
             try st.run()
-            return .applied(sqlite3_changes(db.handle) > 0 ? .updated : .unchanged)
+            return .applied(db.changes > 0 ? .updated : .unchanged)
         }
         var amount: Int64?
         var percent: Int64?
