@@ -368,7 +368,7 @@ extension Store {
 
     /// A stored JSON array of tracking numbers as one space-separated field.
     static func trackingList(_ json: String) -> String {
-        ((try? JSONDecoder().decode([String].self, from: Data(json.utf8))) ?? []).joined(separator: " ")
+        strings(fromJSON: json).joined(separator: " ")
     }
 
     /// Reads an export query a page at a time until a page comes back short or `body` returns false. The query

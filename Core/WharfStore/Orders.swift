@@ -292,7 +292,7 @@ extension Store {
             while try st.step() {
                 items.append((st.int64(0), Shipment(
                     id: st.text(1), orderNumber: st.text(2), carrier: st.optionalText(3),
-                    trackingNumbers: (try? JSONDecoder().decode([String].self, from: Data(st.text(4).utf8))) ?? [],
+                    trackingNumbers: Store.strings(fromJSON: st.text(4)),
                     lines: Store.lines(fromJSON: st.text(5)), shippedAt: Timestamp(millisecondsSinceEpoch: st.int64(6)))))
             }
             return items
@@ -690,6 +690,11 @@ extension Store {
 
     static func jsonText(_ strings: [String]) -> String {
         (try? JSONEncoder().encode(strings)).map { String(decoding: $0, as: UTF8.self) } ?? "[]"
+    }
+
+    /// The strings `jsonText` stored; none when the text is not a JSON array of strings.
+    static func strings(fromJSON text: String) -> [String] {
+        (try? JSONDecoder().decode([String].self, from: Data(text.utf8))) ?? []
     }
 
     private struct StoredLine: Codable {
