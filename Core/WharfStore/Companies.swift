@@ -59,19 +59,11 @@ extension Store {
         return try write("store company '\(company.id)'") { db in
             try db.transaction {
                 if let existing = try Store.companyMatching(db, company, excludingID: nil) {
-                    throw Store.matchConflict(company, existing, db.path)
+                    throw Store.matchConflict(company, existing)
                 }
-                let st = try db.statement(
-                    """
-                    INSERT INTO companies (id, legal_name, display_name, tax_id, email, email_domain, phone, status,
-                        customer_group, crm_id, active, merged_into, crm_state, crm_next_attempt_at, created_at, updated_at)
-                    VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?15)
-                    """)
-                Store.bindCompany(st, company)
-                st.bind(14, company.crmState == .pending ? (crmRetryAt?.millisecondsSinceEpoch ?? now) : nil)
-                st.bind(15, now)
-                try st.run()
-                try Store.writeCompanyChildren(db, company)
+                try Store.insertCompanyRow(
+                    db, company, crmNextAttemptAt: company.crmState == .pending ? (crmRetryAt?.millisecondsSinceEpoch ?? now) : nil,
+                    now: now)
                 return try Store.company(db, id: company.id)!
             }
         }
@@ -142,7 +134,7 @@ extension Store {
             try db.transaction { () throws -> Company? in
                 guard let stored = try Store.company(db, id: company.id) else { return nil }
                 if let existing = try Store.companyMatching(db, company, excludingID: company.id) {
-                    throw Store.matchConflict(company, existing, db.path)
+                    throw Store.matchConflict(company, existing)
                 }
                 var comparable = company
                 comparable.createdAt = stored.createdAt
@@ -269,11 +261,7 @@ extension Store {
     /// The users of company `companyID` in email order.
     public func companyUsers(companyID: String) throws(StoreError) -> [CompanyUser] {
         try read("read the users of company '\(companyID)'") { db in
-            let st = try db.statement(
-                """
-                SELECT company_id, email, name, job_title, role, active, crm_id, updated_at
-                FROM company_users WHERE company_id = ?1 ORDER BY email
-                """)
+            let st = try db.statement("SELECT \(Store.companyUserColumns) FROM company_users WHERE company_id = ?1 ORDER BY email")
             defer { st.reset() }
             st.bind(1, companyID)
             var users: [CompanyUser] = []
@@ -297,10 +285,7 @@ extension Store {
                 }
                 let outcome = try Store.upsertCompanyUser(db, user, now: now)
                 let st = try db.statement(
-                    """
-                    SELECT company_id, email, name, job_title, role, active, crm_id, updated_at
-                    FROM company_users WHERE company_id = ?1 AND email = ?2
-                    """)
+                    "SELECT \(Store.companyUserColumns) FROM company_users WHERE company_id = ?1 AND email = ?2")
                 defer { st.reset() }
                 st.bind(1, user.companyID)
                 st.bind(2, user.email)
@@ -371,6 +356,22 @@ extension Store {
         st.bind(11, c.active)
         st.bind(12, c.mergedInto)
         st.bind(13, c.crmState.rawValue)
+    }
+
+    /// Inserts a new company row and its children (addresses, price-list codes); `crmNextAttemptAt` is when the
+    /// CRM retrier first takes it (nil: never).
+    static func insertCompanyRow(_ db: Connection, _ company: Company, crmNextAttemptAt: Int64?, now: Int64) throws {
+        let st = try db.statement(
+            """
+            INSERT INTO companies (id, legal_name, display_name, tax_id, email, email_domain, phone, status,
+                customer_group, crm_id, active, merged_into, crm_state, crm_next_attempt_at, created_at, updated_at)
+            VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?15)
+            """)
+        bindCompany(st, company)
+        st.bind(14, crmNextAttemptAt)
+        st.bind(15, now)
+        try st.run()
+        try writeCompanyChildren(db, company)
     }
 
     /// Overwrites a company's fields (not created_at or the retry bookkeeping) and its children.
@@ -483,18 +484,18 @@ extension Store {
         return try id.flatMap { try Store.company(db, id: $0) }
     }
 
-    static func matchConflict(_ company: Company, _ existing: Company, _ path: String) -> StoreError {
-        let key: String
-        if let crm = company.crmID, crm == existing.crmID {
-            key = "CRM id '\(crm)'"
-        } else if let tax = company.taxID, tax == existing.taxID {
-            key = "tax id '\(tax)'"
-        } else {
-            key = "email domain '\(company.emailDomain ?? "")'"
-        }
-        return StoreError(
+    /// The `.conflict` error for `company` when `existing` already has one of its match keys or its CRM id.
+    static func matchConflict(_ company: Company, _ existing: Company) -> StoreError {
+        StoreError(
             code: .conflict,
-            message: "company '\(existing.id)' (\(existing.legalName)) already has \(key); a company's email domain, tax id and CRM id are unique")
+            message: "company '\(existing.id)' (\(existing.legalName)) already has \(sharedKey(company, existing)); a company's email domain, tax id and CRM id are unique")
+    }
+
+    /// The CRM id, tax id or (failing those) email domain `company` shares with `existing`, for messages.
+    static func sharedKey(_ company: Company, _ existing: Company) -> String {
+        if let crm = company.crmID, crm == existing.crmID { return "CRM id '\(crm)'" }
+        if let tax = company.taxID, tax == existing.taxID { return "tax id '\(tax)'" }
+        return "email domain '\(company.emailDomain ?? "")'"
     }
 
     static func upsertCompanyUser(_ db: Connection, _ user: CompanyUser, now: Int64) throws -> UpsertOutcome {
@@ -530,6 +531,9 @@ extension Store {
         st.bind(6, user.active)
         st.bind(7, user.crmID)
     }
+
+    /// The columns `companyUser(from:)` reads, in its order.
+    static let companyUserColumns = "company_id, email, name, job_title, role, active, crm_id, updated_at"
 
     static func companyUser(from st: Statement) -> CompanyUser {
         CompanyUser(

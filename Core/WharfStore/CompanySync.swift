@@ -30,6 +30,12 @@ extension Store {
         }
     }
 
+    /// Why a CRM company record cannot be stored: `company` (what it would become) shares a match key with
+    /// `clash`. Names the key, so the operator knows what to correct.
+    private static func clashMessage(_ input: CRMCompanyRecord, _ company: Company, _ clash: Company) -> String {
+        "the CRM record '\(input.crmID)' clashes with company '\(clash.id)' on its \(sharedKey(company, clash)); merge the two or correct the record in the CRM"
+    }
+
     private static func applyCompany(_ db: Connection, _ input: CRMCompanyRecord, now: Int64) throws -> Upserter.Adjustment {
         let byCRM = try companyID(db, where: "crm_id = ?1", input.crmID)
         if input.deleted {
@@ -64,18 +70,9 @@ extension Store {
             incoming.active = true
             incoming.mergedInto = nil
             if let clash = try companyMatching(db, incoming, excludingID: nil) {
-                return .refused("the CRM record '\(input.crmID)' clashes with company '\(clash.id)' on a match key")
+                return .refused(clashMessage(input, incoming, clash))
             }
-            let st = try db.statement(
-                """
-                INSERT INTO companies (id, legal_name, display_name, tax_id, email, email_domain, phone, status,
-                    customer_group, crm_id, active, merged_into, crm_state, crm_next_attempt_at, created_at, updated_at)
-                VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, NULL, ?14, ?14)
-                """)
-            bindCompany(st, incoming)
-            st.bind(14, now)
-            try st.run()
-            try writeCompanyChildren(db, incoming)
+            try insertCompanyRow(db, incoming, crmNextAttemptAt: nil, now: now)
             return .applied(.inserted)
         }
         // Merge onto the stored company: the CRM owns these fields; Wharf keeps its id, timestamps and status.
@@ -96,7 +93,7 @@ extension Store {
         if stored.crmState == .pending || stored.crmState == .none { merged.crmState = .linked }
         merged = (try? merged.validated()) ?? merged
         if let clash = try companyMatching(db, merged, excludingID: id) {
-            return .refused("the CRM record '\(input.crmID)' clashes with company '\(clash.id)' on a match key")
+            return .refused(clashMessage(input, merged, clash))
         }
         if merged == stored { return .applied(.unchanged) }
         try replaceCompany(db, merged, now: now)

@@ -226,39 +226,28 @@ extension Store {
                 FROM order_returns r JOIN orders o ON o.id = r.order_id
                 WHERE r.id > ?1 AND r.created_at >= ?2 ORDER BY r.id LIMIT ?3
                 """
-            var after: Int64 = 0
-            while true {
-                let rows = try read("read \(entity) rows for export") { db -> [(Int64, [[ExportField]])] in
-                    let st = try db.statement(sql)
-                    defer { st.reset() }
-                    st.bind(1, after)
-                    st.bind(2, since)
-                    st.bind(3, size)
-                    var out: [(Int64, [[ExportField]])] = []
-                    while try st.step() {
-                        let at = Timestamp(millisecondsSinceEpoch: st.int64(6)).rfc3339
-                        let updated = Timestamp(millisecondsSinceEpoch: st.int64(7)).rfc3339
-                        let lines = Store.lines(fromJSON: st.text(3))
-                        out.append((st.int64(0), lines.enumerated().map { index, line in
-                            shipments
-                                ? [
-                                    ("shipment_id", st.text(1)), ("order_number", st.text(2)), ("line_index", String(index + 1)),
-                                    ("sku", line.sku), ("quantity", String(line.quantity)), ("carrier", st.optionalText(4) ?? ""),
-                                    ("tracking_numbers", Store.trackingList(st.text(5))), ("shipped_at", at), ("updated_at", updated),
-                                ]
-                                : [
-                                    ("return_id", st.text(1)), ("order_number", st.text(2)), ("line_index", String(index + 1)),
-                                    ("sku", line.sku), ("quantity", String(line.quantity)), ("reason", line.reason ?? ""),
-                                    ("restock", line.restock ? "true" : "false"), ("exchange_for", st.optionalText(4) ?? ""),
-                                    ("received_at", at), ("updated_at", updated),
-                                ]
-                        }))
-                    }
-                    return out
+            // One row per shipment or return, one export row per line of it.
+            try pageByInteger(
+                "read \(entity) rows for export", sql, since: since, size: size,
+                { (rows: [[[ExportField]]]) in try body(rows.flatMap { $0 }) }
+            ) { st -> [[ExportField]] in
+                let at = Timestamp(millisecondsSinceEpoch: st.int64(6)).rfc3339
+                let updated = Timestamp(millisecondsSinceEpoch: st.int64(7)).rfc3339
+                let lines = Store.lines(fromJSON: st.text(3))
+                return lines.enumerated().map { index, line in
+                    shipments
+                        ? [
+                            ("shipment_id", st.text(1)), ("order_number", st.text(2)), ("line_index", String(index + 1)),
+                            ("sku", line.sku), ("quantity", String(line.quantity)), ("carrier", st.optionalText(4) ?? ""),
+                            ("tracking_numbers", Store.trackingList(st.text(5))), ("shipped_at", at), ("updated_at", updated),
+                        ]
+                        : [
+                            ("return_id", st.text(1)), ("order_number", st.text(2)), ("line_index", String(index + 1)),
+                            ("sku", line.sku), ("quantity", String(line.quantity)), ("reason", line.reason ?? ""),
+                            ("restock", line.restock ? "true" : "false"), ("exchange_for", st.optionalText(4) ?? ""),
+                            ("received_at", at), ("updated_at", updated),
+                        ]
                 }
-                guard let last = rows.last else { return }
-                after = last.0
-                guard try body(rows.flatMap(\.1)), Int64(rows.count) == size else { return }
             }
         case "product_summary":
             try pageByText(
@@ -379,23 +368,26 @@ extension Store {
 
     /// A stored JSON array of tracking numbers as one space-separated field.
     static func trackingList(_ json: String) -> String {
-        ((try? JSONDecoder().decode([String].self, from: Data(json.utf8))) ?? []).joined(separator: " ")
+        strings(fromJSON: json).joined(separator: " ")
     }
 
-    private func pageByInteger(
-        _ what: String, _ sql: String, since: Int64, size: Int64, _ body: ([[ExportField]]) throws -> Bool,
-        row: (Statement) -> [ExportField]
+    /// Reads an export query a page at a time until a page comes back short or `body` returns false. The query
+    /// takes the last key of the previous page as ?1 (`first` before the first page), `since` as ?2 and `size` as
+    /// ?3 (its LIMIT); `key` reads a row's key and `row` what the row becomes.
+    private func pageByKey<Key, Row>(
+        _ what: String, _ sql: String, first: Key, since: Int64, size: Int64, key: (Statement) -> Key,
+        bind: (Statement, Key) -> Void, _ body: ([Row]) throws -> Bool, row: (Statement) -> Row
     ) throws {
-        var after: Int64 = 0
+        var after = first
         while true {
-            let rows = try read(what) { db -> [(Int64, [ExportField])] in
+            let rows = try read(what) { db -> [(Key, Row)] in
                 let st = try db.statement(sql)
                 defer { st.reset() }
-                st.bind(1, after)
+                bind(st, after)
                 st.bind(2, since)
                 st.bind(3, size)
-                var out: [(Int64, [ExportField])] = []
-                while try st.step() { out.append((st.int64(0), row(st))) }
+                var out: [(Key, Row)] = []
+                while try st.step() { out.append((key(st), row(st))) }
                 return out
             }
             guard let last = rows.last else { return }
@@ -404,25 +396,17 @@ extension Store {
         }
     }
 
-    private func pageByText(
-        _ what: String, _ sql: String, since: Int64, size: Int64, _ body: ([[ExportField]]) throws -> Bool,
-        row: (Statement) -> [ExportField]
+    /// `pageByKey` for a query keyed by a row id in column 0.
+    func pageByInteger<Row>(
+        _ what: String, _ sql: String, since: Int64, size: Int64, _ body: ([Row]) throws -> Bool, row: (Statement) -> Row
     ) throws {
-        var after = ""
-        while true {
-            let rows = try read(what) { db -> [(String, [ExportField])] in
-                let st = try db.statement(sql)
-                defer { st.reset() }
-                st.bind(1, after)
-                st.bind(2, since)
-                st.bind(3, size)
-                var out: [(String, [ExportField])] = []
-                while try st.step() { out.append((st.text(0), row(st))) }
-                return out
-            }
-            guard let last = rows.last else { return }
-            after = last.0
-            guard try body(rows.map(\.1)), Int64(rows.count) == size else { return }
-        }
+        try pageByKey(what, sql, first: Int64(0), since: since, size: size, key: { $0.int64(0) }, bind: { $0.bind(1, $1) }, body, row: row)
+    }
+
+    /// `pageByKey` for a query keyed by text (an email, an id, a SKU) in column 0.
+    private func pageByText<Row>(
+        _ what: String, _ sql: String, since: Int64, size: Int64, _ body: ([Row]) throws -> Bool, row: (Statement) -> Row
+    ) throws {
+        try pageByKey(what, sql, first: "", since: since, size: size, key: { $0.text(0) }, bind: { $0.bind(1, $1) }, body, row: row)
     }
 }

@@ -30,17 +30,9 @@ extension Store {
     ) throws(StoreError) -> PlaceOrderOutcome {
         try write("place an order") { db in
             try db.transaction { () throws -> PlaceOrderOutcome in
-                if let idempotencyKey {
-                    let st = try db.statement("SELECT id, request_digest FROM orders WHERE idempotency_key = ?1")
-                    defer { st.reset() }
-                    st.bind(1, idempotencyKey)
-                    if try st.step() {
-                        let id = st.int64(0)
-                        let digest = st.blob(1)
-                        st.reset()
-                        let order = try Store.loadOrder(db, id: id)!
-                        return digest == requestDigest ? .replayed(order) : .idempotencyKeyReused(orderNumber: order.number)
-                    }
+                if let idempotencyKey, let placed = try Store.orderID(db, idempotencyKey: idempotencyKey) {
+                    let order = try Store.loadOrder(db, id: placed.id)!
+                    return placed.requestDigest == requestDigest ? .replayed(order) : .idempotencyKeyReused(orderNumber: order.number)
                 }
                 if let number = new.number, try Store.orderID(db, number: number) != nil { return .numberTaken(number) }
                 var quote: Quote?
@@ -164,15 +156,10 @@ extension Store {
     public func order(idempotencyKey: String) throws(StoreError) -> (order: Order, requestDigest: [UInt8])? {
         try read("read the order of an idempotency key") { db in
             try db.transaction(immediate: false) { () throws -> (order: Order, requestDigest: [UInt8])? in
-                let st = try db.statement("SELECT id, request_digest FROM orders WHERE idempotency_key = ?1")
-                defer { st.reset() }
-                st.bind(1, idempotencyKey)
-                guard try st.step() else { return nil }
-                let id = st.int64(0)
-                let digest = st.blob(1)
-                st.reset()
-                guard let order = try Store.loadOrder(db, id: id) else { return nil }
-                return (order, digest)
+                guard let placed = try Store.orderID(db, idempotencyKey: idempotencyKey),
+                    let order = try Store.loadOrder(db, id: placed.id)
+                else { return nil }
+                return (order, placed.requestDigest)
             }
         }
     }
@@ -252,7 +239,7 @@ extension Store {
                 guard order.status.canMove(to: .cancelled) else {
                     return .rejected("order \(number) is \(order.status.rawValue); only placed, processing or on_hold orders can be cancelled")
                 }
-                try Store.releaseOpen(db, order, reason: "order_cancelled", markShipped: false, now: now)
+                try Store.releaseOpen(db, orderID: id, order, reason: "order_cancelled", markShipped: false, now: now)
                 try Store.setStatus(db, id: id, OrderStatusChange(status: .cancelled, at: now, source: source, note: note))
                 let cancelled = try Store.loadOrder(db, id: id)!
                 try Store.enqueue(db, kind: "cancel", orderNumber: number, messageID: order.id + ":cancel", payload: payload(cancelled), now: now)
@@ -305,7 +292,7 @@ extension Store {
             while try st.step() {
                 items.append((st.int64(0), Shipment(
                     id: st.text(1), orderNumber: st.text(2), carrier: st.optionalText(3),
-                    trackingNumbers: (try? JSONDecoder().decode([String].self, from: Data(st.text(4).utf8))) ?? [],
+                    trackingNumbers: Store.strings(fromJSON: st.text(4)),
                     lines: Store.lines(fromJSON: st.text(5)), shippedAt: Timestamp(millisecondsSinceEpoch: st.int64(6)))))
             }
             return items
@@ -328,9 +315,7 @@ extension Store {
             st.bind(3, Int64(restockOnly ? max(limit * 10, 1000) : limit))
             var items: [(Int64, OrderReturn)] = []
             while try st.step() {
-                let item = OrderReturn(
-                    id: st.text(1), orderNumber: st.text(2), lines: Store.lines(fromJSON: st.text(3)),
-                    exchangeFor: st.optionalText(4), receivedAt: Timestamp(millisecondsSinceEpoch: st.int64(5)))
+                let item = Store.orderReturn(from: st)
                 if restockOnly && !item.lines.contains(where: \.restock) { continue }
                 items.append((st.int64(0), item))
                 if items.count == limit { break }
@@ -343,31 +328,14 @@ extension Store {
     /// `changedSince`, in the order Wharf recorded them, in batches of `batchSize`; `body` returns false to stop.
     /// The ERP reads the lines with `restock` true to book the units back into stock.
     func readReturnRecords(changedSince: Timestamp?, batchSize: Int, _ body: ([ModelRecord]) throws -> Bool) throws {
-        var after: Int64 = 0
-        while true {
-            let batch = try read("read returns for export") { db -> [(Int64, OrderReturn)] in
-                let st = try db.statement(
-                    """
-                    SELECT r.id, r.external_id, o.number, r.lines, r.exchange_for, r.received_at
-                    FROM order_returns r JOIN orders o ON o.id = r.order_id
-                    WHERE r.id > ?1 AND r.created_at >= ?2 ORDER BY r.id LIMIT ?3
-                    """)
-                defer { st.reset() }
-                st.bind(1, after)
-                st.bind(2, changedSince?.millisecondsSinceEpoch ?? 0)
-                st.bind(3, Int64(batchSize))
-                var rows: [(Int64, OrderReturn)] = []
-                while try st.step() {
-                    rows.append((st.int64(0), OrderReturn(
-                        id: st.text(1), orderNumber: st.text(2), lines: Store.lines(fromJSON: st.text(3)),
-                        exchangeFor: st.optionalText(4), receivedAt: Timestamp(millisecondsSinceEpoch: st.int64(5)))))
-                }
-                return rows
-            }
-            guard let last = batch.last else { return }
-            after = last.0
-            guard try body(batch.map { .orderReturn($0.1) }), batch.count == batchSize else { return }
-        }
+        try pageByInteger(
+            "read returns for export",
+            """
+            SELECT r.id, r.external_id, o.number, r.lines, r.exchange_for, r.received_at
+            FROM order_returns r JOIN orders o ON o.id = r.order_id
+            WHERE r.id > ?1 AND r.created_at >= ?2 ORDER BY r.id LIMIT ?3
+            """, since: changedSince?.millisecondsSinceEpoch ?? 0, size: Int64(batchSize), body
+        ) { st in .orderReturn(Store.orderReturn(from: st)) }
     }
 
     /// The stock of `sku` per source with its open reservations; nil when the SKU has neither a product, stock nor
@@ -446,8 +414,8 @@ extension Store {
             return .rejected("order \(number) cannot move from \(order.status.rawValue) to \(change.status.rawValue)")
         }
         switch change.status {
-        case .cancelled: try Store.releaseOpen(db, order, reason: "order_cancelled", markShipped: false, now: change.at)
-        case .shipped, .delivered, .completed: try Store.releaseOpen(db, order, reason: "order_shipped", markShipped: true, now: change.at)
+        case .cancelled: try Store.releaseOpen(db, orderID: id, order, reason: "order_cancelled", markShipped: false, now: change.at)
+        case .shipped, .delivered, .completed: try Store.releaseOpen(db, orderID: id, order, reason: "order_shipped", markShipped: true, now: change.at)
         default: break
         }
         try Store.setStatus(db, id: id, change)
@@ -543,11 +511,27 @@ extension Store {
         grand_total, billing_address, shipping_address, status, quote_id, created_at, updated_at
         """
 
+    /// A return from columns 1 to 5 of the returns queries (external_id, order number, lines, exchange_for,
+    /// received_at); column 0 is the row id the queries page by.
+    static func orderReturn(from st: Statement) -> OrderReturn {
+        OrderReturn(
+            id: st.text(1), orderNumber: st.text(2), lines: Store.lines(fromJSON: st.text(3)),
+            exchangeFor: st.optionalText(4), receivedAt: Timestamp(millisecondsSinceEpoch: st.int64(5)))
+    }
+
     static func orderID(_ db: Connection, number: String) throws(SQLiteError) -> Int64? {
         let st = try db.statement("SELECT id FROM orders WHERE number = ?1")
         defer { st.reset() }
         st.bind(1, number)
         return try st.step() ? st.int64(0) : nil
+    }
+
+    /// The row id of the order placed with idempotency key `key` and the SHA-256 of the request that placed it.
+    static func orderID(_ db: Connection, idempotencyKey key: String) throws(SQLiteError) -> (id: Int64, requestDigest: [UInt8])? {
+        let st = try db.statement("SELECT id, request_digest FROM orders WHERE idempotency_key = ?1")
+        defer { st.reset() }
+        st.bind(1, key)
+        return try st.step() ? (st.int64(0), st.blob(1)) : nil
     }
 
     static func exists(_ db: Connection, _ sql: String, _ key: String) throws(SQLiteError) -> Bool {
@@ -641,8 +625,10 @@ extension Store {
         }
     }
 
-    /// Compensates every open unit of `order` (cancelled, or counted as shipped with `markShipped`).
-    static func releaseOpen(_ db: Connection, _ order: Order, reason: String, markShipped: Bool, now: Timestamp) throws(SQLiteError) {
+    /// Compensates every open unit of `order`, row `id` (cancelled, or counted as shipped with `markShipped`).
+    static func releaseOpen(
+        _ db: Connection, orderID id: Int64, _ order: Order, reason: String, markShipped: Bool, now: Timestamp
+    ) throws(SQLiteError) {
         var lines = order.lines
         var perSKU: [(String, Int64)] = []
         for i in lines.indices where lines[i].openQuantity > 0 {
@@ -650,7 +636,7 @@ extension Store {
             if markShipped { lines[i].shippedQuantity += open } else { lines[i].cancelledQuantity += open }
             if let j = perSKU.firstIndex(where: { $0.0 == lines[i].sku }) { perSKU[j].1 += open } else { perSKU.append((lines[i].sku, open)) }
         }
-        guard !perSKU.isEmpty, let id = try orderID(db, number: order.number) else { return }
+        guard !perSKU.isEmpty else { return }
         for (sku, quantity) in perSKU {
             try reserve(db, sku: sku, quantity: quantity, reason: reason, orderNumber: order.number, now: now)
         }
@@ -704,6 +690,11 @@ extension Store {
 
     static func jsonText(_ strings: [String]) -> String {
         (try? JSONEncoder().encode(strings)).map { String(decoding: $0, as: UTF8.self) } ?? "[]"
+    }
+
+    /// The strings `jsonText` stored; none when the text is not a JSON array of strings.
+    static func strings(fromJSON text: String) -> [String] {
+        (try? JSONDecoder().decode([String].self, from: Data(text.utf8))) ?? []
     }
 
     private struct StoredLine: Codable {

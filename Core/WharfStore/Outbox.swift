@@ -96,12 +96,7 @@ extension Store {
 
     /// The message with `id`, or nil.
     public func outboxMessage(id: Int64) throws(StoreError) -> OutboxMessage? {
-        try read("read outbox message \(id)") { db in
-            let st = try db.statement("SELECT \(Store.outboxColumns) FROM outbox WHERE id = ?1")
-            defer { st.reset() }
-            st.bind(1, id)
-            return try st.step() ? Store.outboxMessage(from: st) : nil
-        }
+        try read("read outbox message \(id)") { db in try Store.outboxMessage(db, id: id) }
     }
 
     /// Puts a dead (or pending) message back in line to be sent now with a fresh count of attempts; its last error
@@ -115,10 +110,7 @@ extension Store {
                 st.bind(1, id)
                 st.bind(2, now.millisecondsSinceEpoch)
                 try st.run()
-                let read = try db.statement("SELECT \(Store.outboxColumns) FROM outbox WHERE id = ?1")
-                defer { read.reset() }
-                read.bind(1, id)
-                return try read.step() ? Store.outboxMessage(from: read) : nil
+                return try Store.outboxMessage(db, id: id)
             }
         }
     }
@@ -149,6 +141,14 @@ extension Store {
             nextAttemptAt: Timestamp(millisecondsSinceEpoch: st.int64(7)), lastError: st.optionalText(8),
             createdAt: Timestamp(millisecondsSinceEpoch: st.int64(9)),
             acknowledgedAt: st.optionalInt64(10).map { Timestamp(millisecondsSinceEpoch: $0) })
+    }
+
+    /// The message with `id`, or nil.
+    static func outboxMessage(_ db: Connection, id: Int64) throws(SQLiteError) -> OutboxMessage? {
+        let st = try db.statement("SELECT \(outboxColumns) FROM outbox WHERE id = ?1")
+        defer { st.reset() }
+        st.bind(1, id)
+        return try st.step() ? outboxMessage(from: st) : nil
     }
 
     /// Writes a pending message, due now, inside the caller's transaction.

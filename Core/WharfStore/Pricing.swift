@@ -1,4 +1,3 @@
-import CSQLite
 import WharfModel
 
 // Price lists, their entries and assignments, channel special prices, and price resolution.
@@ -34,25 +33,20 @@ extension Store {
         try read("list price lists") { db in
             try db.transaction(immediate: false) { () throws -> [PriceListSummary] in
                 let lists = try PricingReader.lists(db)
-                let counts = try db.statement(
-                    "SELECT COUNT(*) FROM price_list_entries WHERE list_code = ?1 AND version = ?2")
-                defer { counts.reset() }
-                return try lists.keys.sorted().map { code in
-                    let row = lists[code]!
-                    counts.reset()
-                    counts.bind(1, code)
-                    counts.bind(2, row.liveVersion)
-                    _ = try counts.step()
-                    return PriceListSummary(
-                        list: row.list, entryCount: counts.int64(0), assignments: try PricingReader.assignments(db, list: code))
-                }
+                return try lists.keys.sorted().map { code in try PricingReader.summary(db, lists[code]!) }
             }
         }
     }
 
     /// The price list `code` with counts and assignments, or nil.
     public func priceList(code: String) throws(StoreError) -> PriceListSummary? {
-        try priceLists().first { $0.list.code == code }
+        // Counts and assignments of this one list only, not of every list.
+        try read("read price list '\(code)'") { db in
+            try db.transaction(immediate: false) { () throws -> PriceListSummary? in
+                guard let row = try PricingReader.lists(db)[code] else { return nil }
+                return try PricingReader.summary(db, row)
+            }
+        }
     }
 
     /// Creates or replaces a price list's header (its entries stay). Changing the currency of a list that has
@@ -87,7 +81,7 @@ extension Store {
                 let st = try db.statement("DELETE FROM price_lists WHERE code = ?1")
                 st.bind(1, code)
                 try st.run()
-                return sqlite3_changes(db.handle) > 0
+                return db.changes > 0
             }
         }
     }
@@ -180,7 +174,7 @@ extension Store {
             st.bind(2, sku)
             st.bind(3, minQuantity)
             try st.run()
-            return Int(sqlite3_changes(db.handle))
+            return db.changes
         }
     }
 
@@ -345,7 +339,7 @@ enum PricingWriter {
                 st.bind(2, a.code)
                 st.bind(3, a.listCode)
                 try st.run()
-                return .applied(sqlite3_changes(db.handle) > 0 ? .updated : .unchanged)
+                return .applied(db.changes > 0 ? .updated : .unchanged)
             }
             guard try listRow(db, a.listCode) != nil else {
                 return .refused(field: "list", reason: "there is no price list '\(a.listCode)' to assign; send the price_list record first")
@@ -360,7 +354,7 @@ enum PricingWriter {
             st.bind(3, a.listCode)
             st.bind(4, now)
             try st.run()
-            return .applied(sqlite3_changes(db.handle) > 0 ? .inserted : .unchanged)
+            return .applied(db.changes > 0 ? .inserted : .unchanged)
         case .special(let s, let deleted):
             let start = s.from?.millisecondsSinceEpoch ?? Int64.min
             if deleted {
@@ -370,7 +364,7 @@ enum PricingWriter {
                 st.bind(3, s.price.currency.code)
                 st.bind(4, start)
                 try st.run()
-                return .applied(sqlite3_changes(db.handle) > 0 ? .updated : .unchanged)
+                return .applied(db.changes > 0 ? .updated : .unchanged)
             }
             let probe = try db.statement(
                 "SELECT amount IS NOT ?5 OR ends_at IS NOT ?6 FROM special_prices WHERE sku = ?1 AND channel = ?2 AND currency = ?3 AND starts_at = ?4")
@@ -521,7 +515,7 @@ enum PricingWriter {
             st.bind(3, entry.sku)
             st.bind(4, entry.minQuantity)
             try st.run()
-            return .applied(sqlite3_changes(db.handle) > 0 ? .updated : .unchanged)
+            return .applied(db.changes > 0 ? .updated : .unchanged)
         }
         var amount: Int64?
         var percent: Int64?
@@ -590,6 +584,17 @@ enum PricingReader {
             result[code] = ListRow(list: list, liveVersion: st.int64(7))
         }
         return result
+    }
+
+    /// `row`'s list with its live entry count and assignments.
+    static func summary(_ db: Connection, _ row: ListRow) throws(SQLiteError) -> Store.PriceListSummary {
+        let counts = try db.statement("SELECT COUNT(*) FROM price_list_entries WHERE list_code = ?1 AND version = ?2")
+        defer { counts.reset() }
+        counts.bind(1, row.list.code)
+        counts.bind(2, row.liveVersion)
+        _ = try counts.step()
+        return Store.PriceListSummary(
+            list: row.list, entryCount: counts.int64(0), assignments: try assignments(db, list: row.list.code))
     }
 
     static func assignments(_ db: Connection, list: String) throws(SQLiteError) -> [PriceListAssignment] {

@@ -102,6 +102,26 @@ final class SyncTests: CRMTestCase {
         XCTAssertEqual(third.counts.inserted + third.counts.updated, 0)
     }
 
+    /// A CRM change that would give a company another company's match key is refused; the reject names the key.
+    func testAMatchKeyClashIsRefusedNamingTheKey() throws {
+        env = try makeEnv()
+        let store = env.deployment.store
+        let alpha = env.crm.addCompany(["name": "Alpha AG", "domain": "alpha.example"])
+        let delta = env.crm.addCompany(["name": "Delta AG", "domain": "delta.example"])
+        let first = try sync()
+        XCTAssertEqual(first.state, .succeeded, first.error ?? "")
+        XCTAssertEqual(first.counts.rejected, 0)
+
+        env.crm.update(delta, ["domain": "alpha.example"])
+        let second = try sync()
+        XCTAssertEqual(second.state, .succeeded, second.error ?? "")
+        XCTAssertEqual(second.counts.rejected, 1)
+        let reason = try store.rejects(runID: second.id, limit: 10, afterID: nil).first?.reason ?? ""
+        let alphaID = try XCTUnwrap(store.company(crmID: alpha)).id
+        XCTAssertTrue(reason.contains("clashes with company '\(alphaID)' on its email domain 'alpha.example'"), reason)
+        XCTAssertEqual(try store.company(crmID: delta)?.emailDomain, "delta.example", "the refused change is not stored")
+    }
+
     func testMappingMistakesAreReportedWithTheirManifestPath() throws {
         env = try CRMDeployment(
             registration: #"{ deadlineSeconds: 2, whenCRMUnavailable: "queue" }"#)
