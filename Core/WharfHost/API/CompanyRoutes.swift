@@ -8,7 +8,6 @@ import WharfStore
 enum CompanyRoutes {
     static func routes(deployment: Deployment, registration: CompanyRegistration) -> [APIRoute] {
         let store = deployment.store
-        let authErrors = [APIResponse.problem(401, "Missing or invalid API key"), .problem(403, "The key lacks the scope")]
         let idParameter = APIParameter.path("id", "The company's Wharf id (co_…).")
         let invalid = APIResponse(status: 422, description: "Fields are invalid", schema: "ValidationProblem")
         let bodyErrors = [APIResponse.problem(400, "The body is not a JSON object"), .problem(415, "The body is not JSON"), invalid]
@@ -22,7 +21,7 @@ enum CompanyRoutes {
                     APIResponse(status: 202, description: "The CRM did not answer in time: stored as pending, the CRM step is retried in the background", schema: "Company"),
                     .problem(409, "A company with the same email domain, tax id or CRM record exists"),
                     .problem(503, "The CRM did not answer in time and the deployment refuses registrations then"),
-                ] + bodyErrors + authErrors
+                ] + bodyErrors + APIResponse.authProblems
             ) { request, _ in
                 let input: Company
                 switch CompanyInput.parse(request, existing: nil) {
@@ -71,7 +70,7 @@ enum CompanyRoutes {
                     .query("emailDomain", "Only the company with this email domain."),
                     .query("updatedSince", "Only companies changed at or after this RFC 3339 time."),
                 ],
-                requestSchema: nil, responses: [.ok("CompanyPage"), .problem(400, "A parameter is invalid")] + authErrors
+                requestSchema: nil, responses: [.ok("CompanyPage"), .problem(400, "A parameter is invalid")] + APIResponse.authProblems
             ) { request, _ in
                 var query = Store.CompanyQuery(limit: try limitParameter(request))
                 query.after = try cursorParameter(request)
@@ -111,7 +110,7 @@ enum CompanyRoutes {
             APIRoute(
                 method: .GET, path: "/v1/companies/{id}", scope: .companiesRead, operationID: "getCompany",
                 summary: "One company.", tag: "Companies", parameters: [idParameter], requestSchema: nil,
-                responses: [.ok("Company"), .problem(404, "No such company")] + authErrors
+                responses: [.ok("Company"), .problem(404, "No such company")] + APIResponse.authProblems
             ) { _, parameters in
                 let company = try existing(store, parameters)
                 return json(capacity: 1024) { Encoding.company(company, crmOutcome: nil, into: &$0) }
@@ -121,7 +120,7 @@ enum CompanyRoutes {
                 summary: "Changes the fields given (JSON merge patch: null clears a field); status, customer group and price lists included.",
                 tag: "Companies", parameters: [idParameter], requestSchema: "CompanyPatch",
                 responses: [.ok("Company"), .problem(404, "No such company"), .problem(409, "Another company has that email domain or tax id")]
-                    + bodyErrors + authErrors
+                    + bodyErrors + APIResponse.authProblems
             ) { request, parameters in
                 let stored = try existing(store, parameters)
                 let changed: Company
@@ -142,7 +141,7 @@ enum CompanyRoutes {
             APIRoute(
                 method: .GET, path: "/v1/companies/{id}/users", scope: .companiesRead, operationID: "listCompanyUsers",
                 summary: "The company's users in email order.", tag: "Companies", parameters: [idParameter], requestSchema: nil,
-                responses: [.ok("CompanyUserList"), .problem(404, "No such company")] + authErrors
+                responses: [.ok("CompanyUserList"), .problem(404, "No such company")] + APIResponse.authProblems
             ) { _, parameters in
                 let company = try existing(store, parameters)
                 let users = try store.companyUsers(companyID: company.id)
@@ -162,7 +161,7 @@ enum CompanyRoutes {
                 responses: [
                     APIResponse(status: 201, description: "Added", schema: "CompanyUser"), .ok("CompanyUser", "Replaced or unchanged"),
                     .problem(404, "No such company"),
-                ] + bodyErrors + authErrors
+                ] + bodyErrors + APIResponse.authProblems
             ) { request, parameters in
                 let company = try existing(store, parameters)
                 let input: CompanyUser
@@ -179,7 +178,7 @@ enum CompanyRoutes {
             APIRoute(
                 method: .GET, path: "/v1/customer-groups", scope: .companiesRead, operationID: "listCustomerGroups",
                 summary: "Every customer group in code order.", tag: "Companies", parameters: [], requestSchema: nil,
-                responses: [.ok("CustomerGroupList")] + authErrors
+                responses: [.ok("CustomerGroupList")] + APIResponse.authProblems
             ) { _, _ in
                 let groups = try store.customerGroups()
                 return json { writer in

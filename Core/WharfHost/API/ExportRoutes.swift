@@ -10,7 +10,6 @@ import WharfStore
 enum ExportRoutes {
     static func routes(deployment: Deployment, coordinator: RunCoordinator) -> [APIRoute] {
         let store = deployment.store
-        let authErrors = [APIResponse.problem(401, "Missing or invalid API key"), .problem(403, "The key lacks the scope")]
         return [
             APIRoute(
                 method: .PUT, path: "/v1/customers/{id}", scope: .customersWrite, operationID: "putCustomer",
@@ -19,7 +18,7 @@ enum ExportRoutes {
                 responses: [
                     .ok("Customer"), .problem(400, "The body is not a JSON object"),
                     APIResponse(status: 422, description: "Invalid fields (listed)", schema: "ValidationProblem"),
-                ] + authErrors
+                ] + APIResponse.authProblems
             ) { request, parameters in
                 let id = parameters["id"] ?? ""
                 let body = try object(request)
@@ -45,7 +44,7 @@ enum ExportRoutes {
                 method: .GET, path: "/v1/customers/{id}", scope: .customersRead, operationID: "getCustomer",
                 summary: "One customer with the marketing consent of their email.", tag: "Customers",
                 parameters: [.path("id", "The storefront's customer id.")], requestSchema: nil,
-                responses: [.ok("Customer"), .problem(404, "No such customer")] + authErrors
+                responses: [.ok("Customer"), .problem(404, "No such customer")] + APIResponse.authProblems
             ) { _, parameters in
                 let id = parameters["id"] ?? ""
                 guard let stored = try store.customer(id: id) else { throw Problems.notFound("no customer '\(id)'") }
@@ -59,7 +58,7 @@ enum ExportRoutes {
                 responses: [
                     .ok("Consent"), .problem(400, "The body is not a JSON object"),
                     APIResponse(status: 422, description: "Invalid fields (listed)", schema: "ValidationProblem"),
-                ] + authErrors
+                ] + APIResponse.authProblems
             ) { request, parameters in
                 let email = parameters["email"] ?? ""
                 let body = try object(request)
@@ -92,7 +91,7 @@ enum ExportRoutes {
                     APIResponse(status: 202, description: "Started", schema: "Run"), .problem(400, "A bad body"),
                     .problem(404, "No such export connector"), .problem(409, "It is already running or disabled"),
                     .problem(503, "The server is shutting down"),
-                ] + authErrors
+                ] + APIResponse.authProblems
             ) { request, parameters in
                 let name = parameters["connector"] ?? ""
                 guard exportConnectors(deployment).contains(name) else {
@@ -138,7 +137,7 @@ enum ExportRoutes {
                     .query("limit", "Page size, 1 to 1000 (default 100).", type: "integer"),
                     .query("cursor", "The nextCursor of the previous page."),
                 ],
-                requestSchema: nil, responses: [.ok("ExportRunPage"), .problem(400, "A parameter is invalid")] + authErrors
+                requestSchema: nil, responses: [.ok("ExportRunPage"), .problem(400, "A parameter is invalid")] + APIResponse.authProblems
             ) { request, _ in
                 let connectors = exportConnectors(deployment)
                 let only = request.query("connector")
@@ -190,7 +189,7 @@ enum ExportRoutes {
                 responses: [
                     APIResponse(status: 200, description: "The file's bytes", schema: nil),
                     .problem(404, "No such run or file"), .problem(409, "The file on disk no longer matches its checksum"),
-                ] + authErrors
+                ] + APIResponse.authProblems
             ) { _, parameters in
                 guard let id = Int64(parameters["id"] ?? ""), let name = parameters["name"],
                     let file = try store.exportFiles(runIDs: [id])[id]?.first(where: { $0.name == name })

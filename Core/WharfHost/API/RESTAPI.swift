@@ -82,7 +82,6 @@ public final class RESTAPI: Sendable {
         outbox: OutboxSignal, registration: CompanyRegistration
     ) -> [APIRoute] {
         let store = deployment.store
-        let problems401403 = [APIResponse.problem(401, "Missing or invalid API key"), .problem(403, "The key lacks the scope")]
         var routes: [APIRoute] = []
 
         routes.append(APIRoute(
@@ -96,7 +95,7 @@ public final class RESTAPI: Sendable {
         routes.append(APIRoute(
             method: .GET, path: "/openapi.json", scope: Scope.metaRead, operationID: "getOpenAPI",
             summary: "This API's OpenAPI 3.1 document.", tag: "Operations", parameters: [], requestSchema: nil,
-            responses: [.ok("OpenAPIDocument")] + problems401403
+            responses: [.ok("OpenAPIDocument")] + APIResponse.authProblems
         ) { _, _ in
             HTTPResponse.json(200, documentHolder.document)
         })
@@ -105,7 +104,7 @@ public final class RESTAPI: Sendable {
             method: .GET, path: "/metrics", scope: Scope.metricsRead, operationID: "getMetrics",
             summary: "Prometheus metrics: HTTP requests by route and status with latency histograms; runs by connector and state, records read/written/unchanged/rejected, run duration histograms; database size.",
             tag: "Operations", parameters: [], requestSchema: nil,
-            responses: [APIResponse(status: 200, description: "Prometheus text exposition format 0.0.4", schema: nil)] + problems401403
+            responses: [APIResponse(status: 200, description: "Prometheus text exposition format 0.0.4", schema: nil)] + APIResponse.authProblems
         ) { _, _ in
             var text = metrics.renderHTTP()
             text += Metrics.renderRuns(try store.runStatistics(durationBounds: Metrics.runBuckets.map { Int64($0 * 1000) }))
@@ -131,7 +130,7 @@ public final class RESTAPI: Sendable {
                 .query("status", "Only products with this status: active or inactive."),
                 .query("updatedSince", "Only products changed at or after this RFC 3339 time."),
             ],
-            requestSchema: nil, responses: [.ok("ProductPage"), .problem(400, "A parameter is invalid")] + problems401403
+            requestSchema: nil, responses: [.ok("ProductPage"), .problem(400, "A parameter is invalid")] + APIResponse.authProblems
         ) { request, _ in
             let limit = try limitParameter(request)
             var query = Store.ProductQuery(limit: limit)
@@ -160,7 +159,7 @@ public final class RESTAPI: Sendable {
         routes.append(APIRoute(
             method: .GET, path: "/v1/products/{sku}", scope: Scope.catalogRead, operationID: "getProduct",
             summary: "One product with its base prices.", tag: "Catalog", parameters: [skuParameter],
-            requestSchema: nil, responses: [.ok("Product"), .problem(404, "No such product")] + problems401403
+            requestSchema: nil, responses: [.ok("Product"), .problem(404, "No such product")] + APIResponse.authProblems
         ) { _, parameters in
             let sku = parameters["sku"] ?? ""
             guard let (product, prices) = try store.productWithPrices(sku: sku) else {
@@ -177,7 +176,7 @@ public final class RESTAPI: Sendable {
                 .ok("Product", "Updated or unchanged"), APIResponse(status: 201, description: "Created", schema: "Product"),
                 .problem(400, "The body is not a JSON object"), .problem(415, "The body is not JSON"),
                 APIResponse(status: 422, description: "Fields are invalid", schema: "ValidationProblem"),
-            ] + problems401403
+            ] + APIResponse.authProblems
         ) { request, parameters in
             let sku = parameters["sku"] ?? ""
             let input: Product
@@ -198,7 +197,7 @@ public final class RESTAPI: Sendable {
             summary: "Deletes a product with its base prices and stock.", tag: "Catalog", parameters: [skuParameter],
             requestSchema: nil,
             responses: [APIResponse(status: 204, description: "Deleted", schema: nil), .problem(404, "No such product")]
-                + problems401403
+                + APIResponse.authProblems
         ) { _, parameters in
             let sku = parameters["sku"] ?? ""
             guard try store.deleteProduct(sku: sku) else { throw Problems.notFound("no product with SKU '\(sku)'") }
@@ -208,7 +207,7 @@ public final class RESTAPI: Sendable {
         routes.append(APIRoute(
             method: .GET, path: "/v1/inventory/{sku}", scope: Scope.inventoryRead, operationID: "getInventory",
             summary: "Stock of a SKU per source, the total, open reservations and the salable quantity (total minus reservations).", tag: "Inventory", parameters: [skuParameter],
-            requestSchema: nil, responses: [.ok("Inventory"), .problem(404, "No product or stock for the SKU")] + problems401403
+            requestSchema: nil, responses: [.ok("Inventory"), .problem(404, "No product or stock for the SKU")] + APIResponse.authProblems
         ) { _, parameters in
             let sku = parameters["sku"] ?? ""
             guard let inventory = try store.salableInventory(sku: sku) else {
@@ -222,7 +221,7 @@ public final class RESTAPI: Sendable {
         routes.append(APIRoute(
             method: .GET, path: "/v1/connectors", scope: Scope.connectorsRead, operationID: "listConnectors",
             summary: "The deployment's connectors, their plugins and their last run.", tag: "Operations",
-            parameters: [], requestSchema: nil, responses: [.ok("ConnectorList")] + problems401403
+            parameters: [], requestSchema: nil, responses: [.ok("ConnectorList")] + APIResponse.authProblems
         ) { _, _ in
             let installed = Dictionary(
                 deployment.plugins.list(host: HostServices.table).plugins.map { ($0.id, $0) },
@@ -266,7 +265,7 @@ public final class RESTAPI: Sendable {
                 .query("limit", "Page size, 1 to 1000 (default 100).", type: "integer"),
                 .query("cursor", "The nextCursor of the previous page."),
             ],
-            requestSchema: nil, responses: [.ok("RunPage"), .problem(400, "A parameter is invalid")] + problems401403
+            requestSchema: nil, responses: [.ok("RunPage"), .problem(400, "A parameter is invalid")] + APIResponse.authProblems
         ) { request, _ in
             // Runs page newest first: the cursor is the last id seen, and the next page is older.
             try idPage(request, fetch: { try store.runs(connector: request.query("connector"), limit: $0, beforeID: $1) }, id: \.id) {
@@ -278,7 +277,7 @@ public final class RESTAPI: Sendable {
         routes.append(APIRoute(
             method: .GET, path: "/v1/runs/{id}", scope: Scope.runsRead, operationID: "getRun",
             summary: "One run with its counts.", tag: "Operations", parameters: [runIDParameter], requestSchema: nil,
-            responses: [.ok("Run"), .problem(404, "No such run")] + problems401403
+            responses: [.ok("Run"), .problem(404, "No such run")] + APIResponse.authProblems
         ) { _, parameters in
             let id = try runIDParameterValue(parameters)
             guard let run = try store.run(id: id) else { throw Problems.notFound("no run with id \(id)") }
@@ -292,7 +291,7 @@ public final class RESTAPI: Sendable {
                 runIDParameter, .query("limit", "Page size, 1 to 1000 (default 100).", type: "integer"),
                 .query("cursor", "The nextCursor of the previous page."),
             ],
-            requestSchema: nil, responses: [.ok("RejectPage"), .problem(404, "No such run")] + problems401403
+            requestSchema: nil, responses: [.ok("RejectPage"), .problem(404, "No such run")] + APIResponse.authProblems
         ) { request, parameters in
             let id = try runIDParameterValue(parameters)
             guard try store.run(id: id) != nil else { throw Problems.notFound("no run with id \(id)") }
@@ -308,7 +307,7 @@ public final class RESTAPI: Sendable {
                 runIDParameter, .query("limit", "Page size, 1 to 1000 (default 100).", type: "integer"),
                 .query("cursor", "The nextCursor of the previous page."),
             ],
-            requestSchema: nil, responses: [.ok("RunLogPage"), .problem(404, "No such run")] + problems401403
+            requestSchema: nil, responses: [.ok("RunLogPage"), .problem(404, "No such run")] + APIResponse.authProblems
         ) { request, parameters in
             let id = try runIDParameterValue(parameters)
             guard try store.run(id: id) != nil else { throw Problems.notFound("no run with id \(id)") }
@@ -324,7 +323,7 @@ public final class RESTAPI: Sendable {
         routes.append(APIRoute(
             method: .GET, path: "/v1/plugins", scope: Scope.pluginsRead, operationID: "listPlugins",
             summary: "Installed plugins, and files in the plugin folder that are not valid plugins.", tag: "Operations",
-            parameters: [], requestSchema: nil, responses: [.ok("PluginList")] + problems401403
+            parameters: [], requestSchema: nil, responses: [.ok("PluginList")] + APIResponse.authProblems
         ) { _, _ in
             let listing = deployment.plugins.list(host: HostServices.table)
             return json { writer in
