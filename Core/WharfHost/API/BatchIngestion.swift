@@ -63,9 +63,7 @@ enum BatchIngestion {
         case "fail": failOnReject = true
         case let other?: throw Problems.badRequest("onError must be reject or fail, not '\(other)'")
         }
-        if let type = request.headers["Content-Type"], !type.lowercased().hasPrefix("application/json") {
-            throw Problems.unsupportedMediaType("send the batch as application/json, not \(type)")
-        }
+        try requireJSONContentType(request, sending: "the batch")
         guard let body = try? JSONSerialization.jsonObject(with: Data(request.body)) as? [String: Any],
             let items = body["items"] as? [Any]
         else {

@@ -483,13 +483,13 @@ enum CompanyInput {
         }
     }
 
+    /// The JSON object body, or the 415/400 problem as a `Failure`.
     private static func body(_ request: HTTPRequest, example: String) -> Result<[String: Any], Failure> {
-        if let type = request.headers["Content-Type"], !type.lowercased().hasPrefix("application/json") {
-            return .failure(.problem(Problems.unsupportedMediaType("send the body as application/json, not \(type)")))
+        do throws(ProblemDetails) {
+            try requireJSONContentType(request, sending: "the body")
+            return .success(try jsonObjectBody(request, example: example))
+        } catch {
+            return .failure(.problem(error))
         }
-        guard let object = try? JSONSerialization.jsonObject(with: Data(request.body)) as? [String: Any] else {
-            return .failure(.problem(Problems.badRequest("the body must be a JSON object such as \(example)")))
-        }
-        return .success(object)
     }
 }

@@ -21,7 +21,7 @@ enum ExportRoutes {
                 ] + APIResponse.authProblems
             ) { request, parameters in
                 let id = parameters["id"] ?? ""
-                let body = try object(request)
+                let body = try jsonObjectBody(request)
                 var errors: [(field: String?, reason: String)] = []
                 let email = body["email"] as? String ?? ""
                 if !isEmail(email) { errors.append(("email", "required, an email address such as ana@example.com")) }
@@ -61,7 +61,7 @@ enum ExportRoutes {
                 ] + APIResponse.authProblems
             ) { request, parameters in
                 let email = parameters["email"] ?? ""
-                let body = try object(request)
+                let body = try jsonObjectBody(request)
                 var errors: [(field: String?, reason: String)] = []
                 if !isEmail(email) { errors.append(("email", "the path must end in an email address, not '\(email)'")) }
                 let kind = ConsentPersonKind(rawValue: body["personKind"] as? String ?? "")
@@ -99,7 +99,7 @@ enum ExportRoutes {
                 }
                 var asked: [String: String] = [:]
                 if !request.body.isEmpty {
-                    let body = try object(request)
+                    let body = try jsonObjectBody(request)
                     for key in body.keys where !["full", "from", "to"].contains(key) {
                         throw Problems.badRequest("\(key): not a field of an export request; fields: full, from, to")
                     }
@@ -257,13 +257,6 @@ enum ExportRoutes {
         let plugins = deployment.plugins.list(host: HostServices.table).plugins
         let exporters = Set(plugins.filter { $0.capabilities.contains(.export) && !$0.capabilities.contains(.ingest) }.map(\.id))
         return Set(deployment.manifest.connectors.filter { exporters.contains($0.plugin) }.map(\.name))
-    }
-
-    private static func object(_ request: HTTPRequest) throws -> [String: Any] {
-        guard let body = try? JSONSerialization.jsonObject(with: Data(request.body)) as? [String: Any] else {
-            throw Problems.badRequest("the body must be a JSON object")
-        }
-        return body
     }
 
     private static func isEmail(_ text: String) -> Bool {

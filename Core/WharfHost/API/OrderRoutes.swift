@@ -185,9 +185,7 @@ enum OrderRoutes {
             throw Problems.badRequest("send an Idempotency-Key header (a unique string per order, e.g. a UUID): retrying with the same key never places the order twice")
         }
         guard key.utf8.count <= 255 else { throw Problems.badRequest("the Idempotency-Key header is longer than 255 bytes") }
-        if let type = request.headers["Content-Type"], !type.lowercased().hasPrefix("application/json") {
-            throw Problems.unsupportedMediaType("send the order as application/json, not \(type)")
-        }
+        try requireJSONContentType(request, sending: "the order")
         let new: NewOrder
         switch OrderJSON.parseNewOrder(request.body) {
         case .success(let order): new = order

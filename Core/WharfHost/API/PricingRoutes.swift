@@ -660,14 +660,10 @@ enum PricingRoutes {
         }
     }
 
+    /// The JSON object body of a pricing request (415/400 as every JSON route answers them).
     static func jsonObject(_ request: HTTPRequest, example: String) throws(ProblemDetails) -> [String: Any] {
-        if let type = request.headers["Content-Type"], !type.lowercased().hasPrefix("application/json") {
-            throw Problems.unsupportedMediaType("send application/json, not \(type)")
-        }
-        guard let object = try? JSONSerialization.jsonObject(with: Data(request.body)) as? [String: Any] else {
-            throw Problems.badRequest("the body must be a JSON object such as \(example)")
-        }
-        return object
+        try requireJSONContentType(request, sending: nil)
+        return try jsonObjectBody(request, example: example)
     }
 
     static func parsePriceList(_ object: [String: Any], code: String) -> Result<PriceList, FieldErrors> {

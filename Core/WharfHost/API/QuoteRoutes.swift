@@ -18,7 +18,7 @@ enum QuoteRoutes {
                 responses: [APIResponse(status: 201, description: "Requested", schema: "Quote"),
                             APIResponse(status: 422, description: "Invalid fields", schema: "ValidationProblem")] + APIResponse.authProblems
             ) { request, _ in
-                let body = try object(request)
+                let body = try jsonObjectBody(request)
                 var errors: [(String?, String)] = []
                 func text(_ key: String) -> String {
                     guard let value = body[key] as? String, !value.isEmpty else {
@@ -74,7 +74,7 @@ enum QuoteRoutes {
                             APIResponse(status: 422, description: "Invalid fields", schema: "ValidationProblem")] + APIResponse.authProblems
             ) { request, parameters in
                 let id = parameters["id"] ?? ""
-                let body = try object(request)
+                let body = try jsonObjectBody(request)
                 guard let current = try store.quote(id: id) else { throw Problems.notFound("no quote '\(id)'") }
                 var change = Store.QuoteChange()
                 var errors: [(String?, String)] = []
@@ -124,7 +124,7 @@ enum QuoteRoutes {
                     return OrderRoutes.replayed(prior.order)
                 }
                 // The order body is the quote's lines at their quoted prices plus what the caller adds.
-                var extra: [String: Any] = request.body.isEmpty ? [:] : try object(request)
+                var extra: [String: Any] = request.body.isEmpty ? [:] : try jsonObjectBody(request)
                 for key in ["channel", "currency", "lines", "companyId", "companyUserId", "quoteId"] where extra[key] != nil {
                     throw Problems.badRequest("\(key) comes from the quote; leave it out")
                 }
@@ -145,13 +145,6 @@ enum QuoteRoutes {
                 return try OrderRoutes.commit(new, key: key, digest: digest, store: store, outbox: outbox)
             },
         ]
-    }
-
-    private static func object(_ request: HTTPRequest) throws(ProblemDetails) -> [String: Any] {
-        guard let body = try? JSONSerialization.jsonObject(with: Data(request.body)) as? [String: Any] else {
-            throw Problems.badRequest("the body must be a JSON object")
-        }
-        return body
     }
 
     static func encode(_ quote: Quote, status: Int) -> HTTPResponse {

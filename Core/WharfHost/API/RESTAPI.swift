@@ -392,6 +392,22 @@ func idPage<Item>(
     }
 }
 
+/// 415 when the request declares a body type other than JSON; no Content-Type passes, so `curl -d` works.
+/// `what` names the body in the message ("the order"); nil says only "send application/json".
+func requireJSONContentType(_ request: HTTPRequest, sending what: String?) throws(ProblemDetails) {
+    if let type = request.headers["Content-Type"], !type.lowercased().hasPrefix("application/json") {
+        throw Problems.unsupportedMediaType("send \(what.map { "\($0) as " } ?? "")application/json, not \(type)")
+    }
+}
+
+/// The body as a JSON object, or 400; `example` shows the client the shape expected.
+func jsonObjectBody(_ request: HTTPRequest, example: String? = nil) throws(ProblemDetails) -> [String: Any] {
+    guard let object = try? JSONSerialization.jsonObject(with: Data(request.body)) as? [String: Any] else {
+        throw Problems.badRequest("the body must be a JSON object" + (example.map { " such as \($0)" } ?? ""))
+    }
+    return object
+}
+
 func limitParameter(_ request: HTTPRequest) throws(ProblemDetails) -> Int {
     guard let text = request.query("limit") else { return 100 }
     guard let value = Int(text), (1...1000).contains(value) else {
