@@ -134,19 +134,8 @@ enum PricingRoutes {
                 responses: [.ok("PriceListEntryPage"), .problem(400, "A parameter is invalid"), .problem(404, "No such price list")] + APIResponse.authProblems
             ) { request, parameters in
                 let code = parameters["code"] ?? ""
-                var limit = 100
-                if let text = request.query("limit") {
-                    guard let value = Int(text), (1...1000).contains(value) else {
-                        throw Problems.badRequest("limit must be a whole number from 1 to 1000, not '\(text)'")
-                    }
-                    limit = value
-                }
-                let after = try request.query("cursor").map { text throws(ProblemDetails) -> String in
-                    guard let sku = decodeCursor(text) else {
-                        throw Problems.badRequest("cursor '\(text)' is not a cursor this API gave out; pass nextCursor from the previous page")
-                    }
-                    return sku
-                }
+                let limit = try limitParameter(request)
+                let after = try cursorParameter(request)
                 guard let page = try store.priceListEntries(code: code, after: after, limit: limit) else {
                     throw Problems.notFound("there is no price list '\(code)'")
                 }
@@ -781,17 +770,5 @@ enum PricingRoutes {
     /// A JSON number without a fraction (JSONSerialization gives NSNumber for both 2 and 2.5).
     static func isWholeNumber(_ number: NSNumber) -> Bool {
         String(cString: number.objCType) != "c" && number.doubleValue == Double(number.int64Value)
-    }
-
-    static func encodeCursor(_ sku: String) -> String {
-        Data(sku.utf8).base64EncodedString().replacingOccurrences(of: "+", with: "-").replacingOccurrences(of: "/", with: "_")
-            .replacingOccurrences(of: "=", with: "")
-    }
-
-    static func decodeCursor(_ text: String) -> String? {
-        var base64 = text.replacingOccurrences(of: "-", with: "+").replacingOccurrences(of: "_", with: "/")
-        while base64.count % 4 != 0 { base64 += "=" }
-        guard let data = Data(base64Encoded: base64), let sku = String(data: data, encoding: .utf8), !sku.isEmpty else { return nil }
-        return sku
     }
 }
