@@ -97,14 +97,8 @@ enum CompanyRoutes {
                 query.taxID = request.query("taxId")
                 query.emailDomain = request.query("emailDomain")
                 let page = try store.companies(query)
-                return json(capacity: 1024) { writer in
-                    writer.beginObject()
-                    writer.key("items")
-                    writer.beginArray()
-                    for company in page.items { Encoding.company(company, crmOutcome: nil, into: &writer) }
-                    writer.endArray()
-                    writer.field("nextCursor", page.nextAfter.map(encodeCursor))
-                    writer.endObject()
+                return pageResponse(page.items, nextKey: page.nextAfter, capacity: 1024) {
+                    Encoding.company($0, crmOutcome: nil, into: &$1)
                 }
             },
             APIRoute(

@@ -56,14 +56,8 @@ enum OrderRoutes {
                     query.after = (at, id)
                 }
                 let page = try store.orders(query)
-                return json(capacity: 1024) { writer in
-                    writer.beginObject()
-                    writer.key("items")
-                    writer.beginArray()
-                    for order in page.items { OrderJSON.order(order, into: &writer) }
-                    writer.endArray()
-                    writer.field("nextCursor", page.next.map { encodeCursor("\($0.updatedAt):\($0.id)") })
-                    writer.endObject()
+                return pageResponse(page.items, nextKey: page.next.map { "\($0.updatedAt):\($0.id)" }, capacity: 1024) {
+                    OrderJSON.order($0, into: &$1)
                 }
             },
             APIRoute(

@@ -139,15 +139,9 @@ enum PricingRoutes {
                 guard let page = try store.priceListEntries(code: code, after: after, limit: limit) else {
                     throw Problems.notFound("there is no price list '\(code)'")
                 }
-                var writer = JSONWriter(capacity: 256 + page.items.count * 96)
-                writer.beginObject()
-                writer.key("items")
-                writer.beginArray()
-                for entry in page.items { encode(entry, into: &writer) }
-                writer.endArray()
-                writer.field("nextCursor", page.nextAfter.map(encodeCursor))
-                writer.endObject()
-                return HTTPResponse.json(200, writer.bytes)
+                return pageResponse(page.items, nextKey: page.nextAfter, capacity: 256 + page.items.count * 96) {
+                    encode($0, into: &$1)
+                }
             },
             APIRoute(
                 method: .PUT, path: "/v1/price-lists/{code}/entries", scope: .catalogWrite, operationID: "putPriceListEntries",

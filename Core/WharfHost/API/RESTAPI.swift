@@ -144,15 +144,7 @@ public final class RESTAPI: Sendable {
             }
             if let since = try timeParameter(request, "updatedSince") { query.updatedSince = since }
             let page = try store.products(query)
-            return json { writer in
-                writer.beginObject()
-                writer.key("items")
-                writer.beginArray()
-                for product in page.items { Encoding.product(product, prices: nil, into: &writer) }
-                writer.endArray()
-                writer.field("nextCursor", page.nextAfter.map(encodeCursor))
-                writer.endObject()
-            }
+            return pageResponse(page.items, nextKey: page.nextAfter) { Encoding.product($0, prices: nil, into: &$1) }
         })
 
         let skuParameter = APIParameter.path("sku", "The product's SKU.")
@@ -371,6 +363,22 @@ func json(capacity: Int = 256, _ body: (inout JSONWriter) -> Void) -> HTTPRespon
     return HTTPResponse.json(200, writer.bytes)
 }
 
+/// A 200 `{"items": [...], "nextCursor": ...}`, the shape of every paged list; `nextKey` is the key the next page
+/// starts after (encoded here as an opaque cursor), nil on the last page.
+func pageResponse<Items: Sequence>(
+    _ items: Items, nextKey: String?, capacity: Int = 256, encode: (Items.Element, inout JSONWriter) -> Void
+) -> HTTPResponse {
+    json(capacity: capacity) { writer in
+        writer.beginObject()
+        writer.key("items")
+        writer.beginArray()
+        for item in items { encode(item, &writer) }
+        writer.endArray()
+        writer.field("nextCursor", nextKey.map(encodeCursor))
+        writer.endObject()
+    }
+}
+
 /// A page of an id-ordered list (ascending or descending, as `fetch` reads it): reads one item more than asked for to know whether a next page exists, and
 /// answers `{"items": [...], "nextCursor": ...}` (the cursor is the last item's id).
 func idPage<Item>(
@@ -381,15 +389,7 @@ func idPage<Item>(
     let after = try cursorParameter(request).map { try idFromCursor($0) }
     let items = try fetch(limit + 1, after)
     let page = items.prefix(limit)
-    return json { writer in
-        writer.beginObject()
-        writer.key("items")
-        writer.beginArray()
-        for item in page { encode(item, &writer) }
-        writer.endArray()
-        writer.field("nextCursor", items.count > limit ? page.last.map { encodeCursor(String(id($0))) } : nil)
-        writer.endObject()
-    }
+    return pageResponse(page, nextKey: items.count > limit ? page.last.map { String(id($0)) } : nil, encode: encode)
 }
 
 /// 415 when the request declares a body type other than JSON; no Content-Type passes, so `curl -d` works.
