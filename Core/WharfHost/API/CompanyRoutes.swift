@@ -74,18 +74,8 @@ enum CompanyRoutes {
             ) { request, _ in
                 var query = Store.CompanyQuery(limit: try limitParameter(request))
                 query.after = try cursorParameter(request)
-                if let text = request.query("status") {
-                    guard let status = CompanyStatus(rawValue: text) else {
-                        throw Problems.badRequest("status must be one of pending, approved, rejected, blocked, not '\(text)'")
-                    }
-                    query.status = status
-                }
-                if let text = request.query("crmState") {
-                    guard let state = CRMLinkState(rawValue: text) else {
-                        throw Problems.badRequest("crmState must be one of none, pending, linked, created, synced, not '\(text)'")
-                    }
-                    query.crmState = state
-                }
+                query.status = try enumParameter(request, "status", choices: "one of pending, approved, rejected, blocked")
+                query.crmState = try enumParameter(request, "crmState", choices: "one of none, pending, linked, created, synced")
                 if let text = request.query("active") {
                     guard text == "true" || text == "false" else {
                         throw Problems.badRequest("active must be true or false, not '\(text)'")

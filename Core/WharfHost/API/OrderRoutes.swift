@@ -39,12 +39,8 @@ enum OrderRoutes {
                 requestSchema: nil, responses: [.ok("OrderPage"), .problem(400, "A parameter is invalid")] + APIResponse.authProblems
             ) { request, _ in
                 var query = Store.OrderQuery(limit: try limitParameter(request))
-                if let status = request.query("status") {
-                    guard let parsed = OrderStatus(rawValue: status) else {
-                        throw Problems.badRequest("status must be one of \(OrderStatus.allCases.map(\.rawValue).joined(separator: ", ")), not '\(status)'")
-                    }
-                    query.status = parsed
-                }
+                query.status = try enumParameter(
+                    request, "status", choices: "one of \(OrderStatus.allCases.map(\.rawValue).joined(separator: ", "))")
                 query.channel = request.query("channel")
                 query.companyID = request.query("company")
                 if let since = try timeParameter(request, "updatedSince") { query.updatedSince = since }
@@ -137,13 +133,7 @@ enum OrderRoutes {
                 ],
                 requestSchema: nil, responses: [.ok("OutboxPage"), .problem(400, "A parameter is invalid")] + APIResponse.authProblems
             ) { request, _ in
-                var state: OutboxState?
-                if let text = request.query("state") {
-                    guard let parsed = OutboxState(rawValue: text) else {
-                        throw Problems.badRequest("state must be pending, acknowledged or dead, not '\(text)'")
-                    }
-                    state = parsed
-                }
+                let state: OutboxState? = try enumParameter(request, "state", choices: "pending, acknowledged or dead")
                 return try idPage(request, fetch: { try store.outboxMessages(state: state, limit: $0, afterID: $1) }, id: \.id) {
                     OrderJSON.outboxMessage($0, into: &$1)
                 }

@@ -136,12 +136,7 @@ public final class RESTAPI: Sendable {
             var query = Store.ProductQuery(limit: limit)
             query.after = try cursorParameter(request)
             query.skuPrefix = request.query("skuPrefix")
-            if let status = request.query("status") {
-                guard let parsed = ProductStatus(rawValue: status) else {
-                    throw Problems.badRequest("status must be active or inactive, not '\(status)'")
-                }
-                query.status = parsed
-            }
+            query.status = try enumParameter(request, "status", choices: "active or inactive")
             if let since = try timeParameter(request, "updatedSince") { query.updatedSince = since }
             let page = try store.products(query)
             return pageResponse(page.items, nextKey: page.nextAfter) { Encoding.product($0, prices: nil, into: &$1) }
@@ -408,6 +403,7 @@ func jsonObjectBody(_ request: HTTPRequest, example: String? = nil) throws(Probl
     return object
 }
 
+/// The `limit` query parameter: 100 when absent, 400 outside 1...1000 so one request cannot read a whole table.
 func limitParameter(_ request: HTTPRequest) throws(ProblemDetails) -> Int {
     guard let text = request.query("limit") else { return 100 }
     guard let value = Int(text), (1...1000).contains(value) else {
@@ -425,12 +421,22 @@ func timeParameter(_ request: HTTPRequest, _ name: String) throws(ProblemDetails
     return time
 }
 
+/// The query parameter `name` as one of `Value`'s cases, nil when absent; 400 listing `choices` when it is none.
+func enumParameter<Value: RawRepresentable<String>>(
+    _ request: HTTPRequest, _ name: String, choices: String
+) throws(ProblemDetails) -> Value? {
+    guard let text = request.query(name) else { return nil }
+    guard let value = Value(rawValue: text) else { throw Problems.badRequest("\(name) must be \(choices), not '\(text)'") }
+    return value
+}
+
 /// Cursors are opaque to clients (base64url of the last key), so their form can change without breaking anyone.
 func encodeCursor(_ key: String) -> String {
     Data(key.utf8).base64EncodedString().replacingOccurrences(of: "+", with: "-")
         .replacingOccurrences(of: "/", with: "_").replacingOccurrences(of: "=", with: "")
 }
 
+/// The key in the `cursor` query parameter, nil when absent; 400 when it is not a cursor this API gave out.
 func cursorParameter(_ request: HTTPRequest) throws(ProblemDetails) -> String? {
     guard let text = request.query("cursor") else { return nil }
     var base64 = text.replacingOccurrences(of: "-", with: "+").replacingOccurrences(of: "_", with: "/")
@@ -441,6 +447,7 @@ func cursorParameter(_ request: HTTPRequest) throws(ProblemDetails) -> String? {
     return key
 }
 
+/// The numeric id in a decoded cursor; 400 when the cursor came from a list keyed otherwise.
 func idFromCursor(_ key: String) throws(ProblemDetails) -> Int64 {
     guard let id = Int64(key) else { throw Problems.badRequest("the cursor does not belong to this list") }
     return id
