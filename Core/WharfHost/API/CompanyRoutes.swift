@@ -37,9 +37,7 @@ enum CompanyRoutes {
                     switch error.kind {
                     case .invalid: return Problems.validationFailed([(error.field, error.message)])
                     case .conflict:
-                        throw ProblemDetails(
-                            type: Problems.base + "conflict", title: "Conflict", status: 409, detail: error.message,
-                            instance: error.existingID.map { "/v1/companies/\($0)" })
+                        throw Problems.conflict(error.message, instance: error.existingID.map { "/v1/companies/\($0)" })
                     case .crmUnavailable:
                         throw ProblemDetails(
                             type: Problems.base + "crm-unavailable", title: "Service Unavailable", status: 503,
@@ -117,7 +115,7 @@ enum CompanyRoutes {
                 do {
                     updated = try store.updateCompany(changed)
                 } catch let error as StoreError where error.code == .conflict {
-                    throw ProblemDetails(type: Problems.base + "conflict", title: "Conflict", status: 409, detail: error.message, instance: nil)
+                    throw Problems.conflict(error.message)
                 }
                 guard let updated else { throw Problems.notFound("no company with id '\(stored.id)'") }
                 return json(capacity: 1024) { Encoding.company(updated, crmOutcome: nil, into: &$0) }

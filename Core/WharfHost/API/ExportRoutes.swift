@@ -120,9 +120,7 @@ enum ExportRoutes {
                 }
                 // A running export would not see the request; say so before storing it for the next run.
                 if coordinator.running.contains(name) {
-                    throw ProblemDetails(
-                        type: Problems.base + "conflict", title: "Conflict", status: 409,
-                        detail: "connector '\(name)' is already running; start the export again when its run has finished", instance: nil)
+                    throw Problems.conflict("connector '\(name)' is already running; start the export again when its run has finished")
                 }
                 let text = String(decoding: try JSONEncoder().encode(asked), as: UTF8.self)
                 try store.requestExport(connector: name, parameters: text)
@@ -201,10 +199,8 @@ enum ExportRoutes {
                 }
                 let bytes = [UInt8](data)
                 guard SHA256.hex(bytes) == file.sha256 else {
-                    throw ProblemDetails(
-                        type: Problems.base + "conflict", title: "Conflict", status: 409,
-                        detail: "export file '\(name)' of run \(id) at \(file.path) no longer matches its recorded SHA-256; re-run the export for its range",
-                        instance: nil)
+                    throw Problems.conflict(
+                        "export file '\(name)' of run \(id) at \(file.path) no longer matches its recorded SHA-256; re-run the export for its range")
                 }
                 let type =
                     name.hasSuffix(".gz") ? "application/gzip"

@@ -104,7 +104,7 @@ enum PricingRoutes {
                 do {
                     outcome = try store.putPriceList(list)
                 } catch let error as StoreError where error.code == .conflict {
-                    throw ProblemDetails(type: Problems.base + "conflict", title: "Conflict", status: 409, detail: error.message, instance: nil)
+                    throw Problems.conflict(error.message)
                 } catch let error as StoreError where error.code == .invalidRecord {
                     return Problems.validationFailed([(nil, error.message)])
                 }

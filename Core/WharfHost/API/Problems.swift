@@ -20,6 +20,11 @@ enum Problems {
         ProblemDetails(type: base + "invalid-request", title: "Bad Request", status: 400, detail: detail, instance: nil)
     }
 
+    /// 409: the request clashes with what is stored or running; `instance` points at the existing resource, if one.
+    static func conflict(_ detail: String, instance: String? = nil) -> ProblemDetails {
+        ProblemDetails(type: base + "conflict", title: "Conflict", status: 409, detail: detail, instance: instance)
+    }
+
     static func unsupportedMediaType(_ detail: String) -> ProblemDetails {
         ProblemDetails(
             type: base + "unsupported-media-type", title: "Unsupported Media Type", status: 415, detail: detail,

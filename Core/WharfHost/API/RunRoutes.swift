@@ -23,7 +23,7 @@ enum RunRoutes {
             case .shuttingDown:
                 throw ProblemDetails(type: Problems.base + "unavailable", title: "Service Unavailable", status: 503, detail: error.message, instance: nil)
             default:
-                throw ProblemDetails(type: Problems.base + "conflict", title: "Conflict", status: 409, detail: error.message, instance: nil)
+                throw Problems.conflict(error.message)
             }
         }
         var writer = JSONWriter()
@@ -63,9 +63,7 @@ enum RunRoutes {
                 do {
                     try coordinator.cancel(runID: id)
                 } catch {
-                    throw ProblemDetails(
-                        type: Problems.base + "conflict", title: "Conflict", status: 409,
-                        detail: "run \(id) is \(run.state.rawValue), not running in this server", instance: nil)
+                    throw Problems.conflict("run \(id) is \(run.state.rawValue), not running in this server")
                 }
                 var writer = JSONWriter()
                 Encoding.run(run, into: &writer)
