@@ -305,11 +305,6 @@ extension Encoding {
 
 /// The JSON bodies of the company routes, checked field by field so a client sees every mistake at once.
 enum CompanyInput {
-    enum Failure: Error {
-        case problem(ProblemDetails)
-        case invalid([(field: String?, reason: String)])
-    }
-
     static let registrationFields: Set<String> = [
         "legalName", "displayName", "taxId", "email", "phone", "addresses", "customerGroup", "priceLists",
     ]
@@ -318,7 +313,7 @@ enum CompanyInput {
 
     /// A registration (`existing` nil: every field as given) or a merge patch of `existing` (only the fields given
     /// change; null clears an optional field).
-    static func parse(_ request: HTTPRequest, existing: Company?) -> Result<Company, Failure> {
+    static func parse(_ request: HTTPRequest, existing: Company?) -> Result<Company, InputFailure> {
         let object: [String: Any]
         switch body(request, example: #"{"legalName": "ACME GmbH", "email": "buyer@acme.example"}"#) {
         case .success(let parsed): object = parsed
@@ -419,7 +414,7 @@ enum CompanyInput {
     }
 
     /// A company user for company `companyID`.
-    static func parseUser(_ request: HTTPRequest, companyID: String) -> Result<CompanyUser, Failure> {
+    static func parseUser(_ request: HTTPRequest, companyID: String) -> Result<CompanyUser, InputFailure> {
         let object: [String: Any]
         switch body(request, example: #"{"email": "ann@acme.example", "name": "Ann Smith", "role": "buyer"}"#) {
         case .success(let parsed): object = parsed
@@ -465,8 +460,8 @@ enum CompanyInput {
         }
     }
 
-    /// The JSON object body, or the 415/400 problem as a `Failure`.
-    private static func body(_ request: HTTPRequest, example: String) -> Result<[String: Any], Failure> {
+    /// The JSON object body, or the 415/400 problem as an `InputFailure`.
+    private static func body(_ request: HTTPRequest, example: String) -> Result<[String: Any], InputFailure> {
         do throws(ProblemDetails) {
             try requireJSONContentType(request, sending: "the body")
             return .success(try jsonObjectBody(request, example: example))

@@ -1,5 +1,12 @@
 import WharfHTTP
 
+/// Why a parsed request body was refused: a problem with the body as a whole (415, 400), or the invalid fields
+/// for `Problems.validationFailed` (422), so a parser can report either without choosing the response.
+enum InputFailure: Error {
+    case problem(ProblemDetails)
+    case invalid([(field: String?, reason: String)])
+}
+
 /// The problem types Wharf's REST API answers with (RFC 9457). Each `type` URI is stable: clients may switch on it.
 enum Problems {
     static let base = "https://wharf.dev/problems/"

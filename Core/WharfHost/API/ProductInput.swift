@@ -4,14 +4,9 @@ import WharfModel
 
 /// The JSON body of `PUT /v1/products/{sku}`, checked field by field so a client sees every mistake at once.
 enum ProductInput {
-    enum Failure: Error {
-        case problem(ProblemDetails)
-        case invalid([(field: String?, reason: String)])
-    }
-
     static let knownFields: Set<String> = ["sku", "name", "description", "status", "attributes", "categories", "media", "texts"]
 
-    static func parse(_ request: HTTPRequest, sku: String) -> Result<Product, Failure> {
+    static func parse(_ request: HTTPRequest, sku: String) -> Result<Product, InputFailure> {
         let object: [String: Any]
         do throws(ProblemDetails) {
             try requireJSONContentType(request, sending: "the product")
