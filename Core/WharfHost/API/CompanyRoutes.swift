@@ -6,6 +6,7 @@ import WharfStore
 
 /// B2B routes: companies (registered in real time with the CRM), their users, and customer groups.
 enum CompanyRoutes {
+    /// The routes; `registration` runs the real-time CRM step of a new company.
     static func routes(deployment: Deployment, registration: CompanyRegistration) -> [APIRoute] {
         let store = deployment.store
         let idParameter = APIParameter.path("id", "The company's Wharf id (co_…).")
@@ -270,6 +271,7 @@ extension Encoding {
         writer.endArray()
     }
 
+    /// The API's company object; `crmOutcome` only on the answer to a registration, where it says what the CRM did.
     static func company(_ company: Company, crmOutcome: RegistrationOutcome?, into writer: inout JSONWriter) {
         writer.beginObject()
         companyIdentity(company, into: &writer)
@@ -289,6 +291,7 @@ extension Encoding {
         writer.endObject()
     }
 
+    /// The API's company user object.
     static func companyUser(_ user: CompanyUser, into writer: inout JSONWriter) {
         writer.beginObject()
         writer.field("companyId", user.companyID)
@@ -305,10 +308,12 @@ extension Encoding {
 
 /// The JSON bodies of the company routes, checked field by field so a client sees every mistake at once.
 enum CompanyInput {
+    /// The fields a registration may send; a patch may also change status and active.
     static let registrationFields: Set<String> = [
         "legalName", "displayName", "taxId", "email", "phone", "addresses", "customerGroup", "priceLists",
     ]
     static let patchFields = registrationFields.union(["status", "active"])
+    /// The fields of a company user body.
     static let userFields: Set<String> = ["email", "name", "jobTitle", "role", "active"]
 
     /// A registration (`existing` nil: every field as given) or a merge patch of `existing` (only the fields given
