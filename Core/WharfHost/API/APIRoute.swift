@@ -66,4 +66,7 @@ public struct APIResponse: Sendable {
     static func problem(_ status: Int, _ description: String) -> APIResponse {
         APIResponse(status: status, description: description, schema: "Problem")
     }
+
+    /// The 401 and 403 every scoped route can answer, documented once so the routes cannot drift apart.
+    static let authProblems = [APIResponse.problem(401, "Missing or invalid API key"), .problem(403, "The key lacks the scope")]
 }

@@ -51,8 +51,7 @@ enum BatchIngestion {
                     .ok("BatchResult", "Applied; per-item results"),
                     APIResponse(status: 422, description: "onError=fail and some items are invalid; nothing was applied", schema: "BatchResult"),
                     .problem(400, "The body is not {\"items\": [...]}"), .problem(413, "More than 10,000 items"),
-                    .problem(401, "Missing or invalid API key"), .problem(403, "The key lacks the scope"),
-                ]
+                ] + APIResponse.authProblems
             ) { request, _ in try handle(request, kind: kind, store: store) }
         }
     }
@@ -64,9 +63,7 @@ enum BatchIngestion {
         case "fail": failOnReject = true
         case let other?: throw Problems.badRequest("onError must be reject or fail, not '\(other)'")
         }
-        if let type = request.headers["Content-Type"], !type.lowercased().hasPrefix("application/json") {
-            throw Problems.unsupportedMediaType("send the batch as application/json, not \(type)")
-        }
+        try requireJSONContentType(request, sending: "the batch")
         guard let body = try? JSONSerialization.jsonObject(with: Data(request.body)) as? [String: Any],
             let items = body["items"] as? [Any]
         else {

@@ -6,9 +6,9 @@ import WharfStore
 
 /// B2B routes: companies (registered in real time with the CRM), their users, and customer groups.
 enum CompanyRoutes {
+    /// The routes; `registration` runs the real-time CRM step of a new company.
     static func routes(deployment: Deployment, registration: CompanyRegistration) -> [APIRoute] {
         let store = deployment.store
-        let authErrors = [APIResponse.problem(401, "Missing or invalid API key"), .problem(403, "The key lacks the scope")]
         let idParameter = APIParameter.path("id", "The company's Wharf id (co_…).")
         let invalid = APIResponse(status: 422, description: "Fields are invalid", schema: "ValidationProblem")
         let bodyErrors = [APIResponse.problem(400, "The body is not a JSON object"), .problem(415, "The body is not JSON"), invalid]
@@ -22,7 +22,7 @@ enum CompanyRoutes {
                     APIResponse(status: 202, description: "The CRM did not answer in time: stored as pending, the CRM step is retried in the background", schema: "Company"),
                     .problem(409, "A company with the same email domain, tax id or CRM record exists"),
                     .problem(503, "The CRM did not answer in time and the deployment refuses registrations then"),
-                ] + bodyErrors + authErrors
+                ] + bodyErrors + APIResponse.authProblems
             ) { request, _ in
                 let input: Company
                 switch CompanyInput.parse(request, existing: nil) {
@@ -38,9 +38,7 @@ enum CompanyRoutes {
                     switch error.kind {
                     case .invalid: return Problems.validationFailed([(error.field, error.message)])
                     case .conflict:
-                        throw ProblemDetails(
-                            type: Problems.base + "conflict", title: "Conflict", status: 409, detail: error.message,
-                            instance: error.existingID.map { "/v1/companies/\($0)" })
+                        throw Problems.conflict(error.message, instance: error.existingID.map { "/v1/companies/\($0)" })
                     case .crmUnavailable:
                         throw ProblemDetails(
                             type: Problems.base + "crm-unavailable", title: "Service Unavailable", status: 503,
@@ -71,22 +69,12 @@ enum CompanyRoutes {
                     .query("emailDomain", "Only the company with this email domain."),
                     .query("updatedSince", "Only companies changed at or after this RFC 3339 time."),
                 ],
-                requestSchema: nil, responses: [.ok("CompanyPage"), .problem(400, "A parameter is invalid")] + authErrors
+                requestSchema: nil, responses: [.ok("CompanyPage"), .problem(400, "A parameter is invalid")] + APIResponse.authProblems
             ) { request, _ in
                 var query = Store.CompanyQuery(limit: try limitParameter(request))
                 query.after = try cursorParameter(request)
-                if let text = request.query("status") {
-                    guard let status = CompanyStatus(rawValue: text) else {
-                        throw Problems.badRequest("status must be one of pending, approved, rejected, blocked, not '\(text)'")
-                    }
-                    query.status = status
-                }
-                if let text = request.query("crmState") {
-                    guard let state = CRMLinkState(rawValue: text) else {
-                        throw Problems.badRequest("crmState must be one of none, pending, linked, created, synced, not '\(text)'")
-                    }
-                    query.crmState = state
-                }
+                query.status = try enumParameter(request, "status", choices: "one of pending, approved, rejected, blocked")
+                query.crmState = try enumParameter(request, "crmState", choices: "one of none, pending, linked, created, synced")
                 if let text = request.query("active") {
                     guard text == "true" || text == "false" else {
                         throw Problems.badRequest("active must be true or false, not '\(text)'")
@@ -98,20 +86,14 @@ enum CompanyRoutes {
                 query.taxID = request.query("taxId")
                 query.emailDomain = request.query("emailDomain")
                 let page = try store.companies(query)
-                return json(capacity: 1024) { writer in
-                    writer.beginObject()
-                    writer.key("items")
-                    writer.beginArray()
-                    for company in page.items { Encoding.company(company, crmOutcome: nil, into: &writer) }
-                    writer.endArray()
-                    writer.field("nextCursor", page.nextAfter.map(encodeCursor))
-                    writer.endObject()
+                return pageResponse(page.items, nextKey: page.nextAfter, capacity: 1024) {
+                    Encoding.company($0, crmOutcome: nil, into: &$1)
                 }
             },
             APIRoute(
                 method: .GET, path: "/v1/companies/{id}", scope: .companiesRead, operationID: "getCompany",
                 summary: "One company.", tag: "Companies", parameters: [idParameter], requestSchema: nil,
-                responses: [.ok("Company"), .problem(404, "No such company")] + authErrors
+                responses: [.ok("Company"), .problem(404, "No such company")] + APIResponse.authProblems
             ) { _, parameters in
                 let company = try existing(store, parameters)
                 return json(capacity: 1024) { Encoding.company(company, crmOutcome: nil, into: &$0) }
@@ -121,7 +103,7 @@ enum CompanyRoutes {
                 summary: "Changes the fields given (JSON merge patch: null clears a field); status, customer group and price lists included.",
                 tag: "Companies", parameters: [idParameter], requestSchema: "CompanyPatch",
                 responses: [.ok("Company"), .problem(404, "No such company"), .problem(409, "Another company has that email domain or tax id")]
-                    + bodyErrors + authErrors
+                    + bodyErrors + APIResponse.authProblems
             ) { request, parameters in
                 let stored = try existing(store, parameters)
                 let changed: Company
@@ -134,7 +116,7 @@ enum CompanyRoutes {
                 do {
                     updated = try store.updateCompany(changed)
                 } catch let error as StoreError where error.code == .conflict {
-                    throw ProblemDetails(type: Problems.base + "conflict", title: "Conflict", status: 409, detail: error.message, instance: nil)
+                    throw Problems.conflict(error.message)
                 }
                 guard let updated else { throw Problems.notFound("no company with id '\(stored.id)'") }
                 return json(capacity: 1024) { Encoding.company(updated, crmOutcome: nil, into: &$0) }
@@ -142,7 +124,7 @@ enum CompanyRoutes {
             APIRoute(
                 method: .GET, path: "/v1/companies/{id}/users", scope: .companiesRead, operationID: "listCompanyUsers",
                 summary: "The company's users in email order.", tag: "Companies", parameters: [idParameter], requestSchema: nil,
-                responses: [.ok("CompanyUserList"), .problem(404, "No such company")] + authErrors
+                responses: [.ok("CompanyUserList"), .problem(404, "No such company")] + APIResponse.authProblems
             ) { _, parameters in
                 let company = try existing(store, parameters)
                 let users = try store.companyUsers(companyID: company.id)
@@ -162,7 +144,7 @@ enum CompanyRoutes {
                 responses: [
                     APIResponse(status: 201, description: "Added", schema: "CompanyUser"), .ok("CompanyUser", "Replaced or unchanged"),
                     .problem(404, "No such company"),
-                ] + bodyErrors + authErrors
+                ] + bodyErrors + APIResponse.authProblems
             ) { request, parameters in
                 let company = try existing(store, parameters)
                 let input: CompanyUser
@@ -179,7 +161,7 @@ enum CompanyRoutes {
             APIRoute(
                 method: .GET, path: "/v1/customer-groups", scope: .companiesRead, operationID: "listCustomerGroups",
                 summary: "Every customer group in code order.", tag: "Companies", parameters: [], requestSchema: nil,
-                responses: [.ok("CustomerGroupList")] + authErrors
+                responses: [.ok("CustomerGroupList")] + APIResponse.authProblems
             ) { _, _ in
                 let groups = try store.customerGroups()
                 return json { writer in
@@ -289,6 +271,7 @@ extension Encoding {
         writer.endArray()
     }
 
+    /// The API's company object; `crmOutcome` only on the answer to a registration, where it says what the CRM did.
     static func company(_ company: Company, crmOutcome: RegistrationOutcome?, into writer: inout JSONWriter) {
         writer.beginObject()
         companyIdentity(company, into: &writer)
@@ -308,6 +291,7 @@ extension Encoding {
         writer.endObject()
     }
 
+    /// The API's company user object.
     static func companyUser(_ user: CompanyUser, into writer: inout JSONWriter) {
         writer.beginObject()
         writer.field("companyId", user.companyID)
@@ -324,20 +308,17 @@ extension Encoding {
 
 /// The JSON bodies of the company routes, checked field by field so a client sees every mistake at once.
 enum CompanyInput {
-    enum Failure: Error {
-        case problem(ProblemDetails)
-        case invalid([(field: String?, reason: String)])
-    }
-
+    /// The fields a registration may send; a patch may also change status and active.
     static let registrationFields: Set<String> = [
         "legalName", "displayName", "taxId", "email", "phone", "addresses", "customerGroup", "priceLists",
     ]
     static let patchFields = registrationFields.union(["status", "active"])
+    /// The fields of a company user body.
     static let userFields: Set<String> = ["email", "name", "jobTitle", "role", "active"]
 
     /// A registration (`existing` nil: every field as given) or a merge patch of `existing` (only the fields given
     /// change; null clears an optional field).
-    static func parse(_ request: HTTPRequest, existing: Company?) -> Result<Company, Failure> {
+    static func parse(_ request: HTTPRequest, existing: Company?) -> Result<Company, InputFailure> {
         let object: [String: Any]
         switch body(request, example: #"{"legalName": "ACME GmbH", "email": "buyer@acme.example"}"#) {
         case .success(let parsed): object = parsed
@@ -438,7 +419,7 @@ enum CompanyInput {
     }
 
     /// A company user for company `companyID`.
-    static func parseUser(_ request: HTTPRequest, companyID: String) -> Result<CompanyUser, Failure> {
+    static func parseUser(_ request: HTTPRequest, companyID: String) -> Result<CompanyUser, InputFailure> {
         let object: [String: Any]
         switch body(request, example: #"{"email": "ann@acme.example", "name": "Ann Smith", "role": "buyer"}"#) {
         case .success(let parsed): object = parsed
@@ -484,13 +465,13 @@ enum CompanyInput {
         }
     }
 
-    private static func body(_ request: HTTPRequest, example: String) -> Result<[String: Any], Failure> {
-        if let type = request.headers["Content-Type"], !type.lowercased().hasPrefix("application/json") {
-            return .failure(.problem(Problems.unsupportedMediaType("send the body as application/json, not \(type)")))
+    /// The JSON object body, or the 415/400 problem as an `InputFailure`.
+    private static func body(_ request: HTTPRequest, example: String) -> Result<[String: Any], InputFailure> {
+        do throws(ProblemDetails) {
+            try requireJSONContentType(request, sending: "the body")
+            return .success(try jsonObjectBody(request, example: example))
+        } catch {
+            return .failure(.problem(error))
         }
-        guard let object = try? JSONSerialization.jsonObject(with: Data(request.body)) as? [String: Any] else {
-            return .failure(.problem(Problems.badRequest("the body must be a JSON object such as \(example)")))
-        }
-        return .success(object)
     }
 }

@@ -10,7 +10,6 @@ import WharfStore
 enum ExportRoutes {
     static func routes(deployment: Deployment, coordinator: RunCoordinator) -> [APIRoute] {
         let store = deployment.store
-        let authErrors = [APIResponse.problem(401, "Missing or invalid API key"), .problem(403, "The key lacks the scope")]
         return [
             APIRoute(
                 method: .PUT, path: "/v1/customers/{id}", scope: .customersWrite, operationID: "putCustomer",
@@ -19,10 +18,10 @@ enum ExportRoutes {
                 responses: [
                     .ok("Customer"), .problem(400, "The body is not a JSON object"),
                     APIResponse(status: 422, description: "Invalid fields (listed)", schema: "ValidationProblem"),
-                ] + authErrors
+                ] + APIResponse.authProblems
             ) { request, parameters in
                 let id = parameters["id"] ?? ""
-                let body = try object(request)
+                let body = try jsonObjectBody(request)
                 var errors: [(field: String?, reason: String)] = []
                 let email = body["email"] as? String ?? ""
                 if !isEmail(email) { errors.append(("email", "required, an email address such as ana@example.com")) }
@@ -45,7 +44,7 @@ enum ExportRoutes {
                 method: .GET, path: "/v1/customers/{id}", scope: .customersRead, operationID: "getCustomer",
                 summary: "One customer with the marketing consent of their email.", tag: "Customers",
                 parameters: [.path("id", "The storefront's customer id.")], requestSchema: nil,
-                responses: [.ok("Customer"), .problem(404, "No such customer")] + authErrors
+                responses: [.ok("Customer"), .problem(404, "No such customer")] + APIResponse.authProblems
             ) { _, parameters in
                 let id = parameters["id"] ?? ""
                 guard let stored = try store.customer(id: id) else { throw Problems.notFound("no customer '\(id)'") }
@@ -59,10 +58,10 @@ enum ExportRoutes {
                 responses: [
                     .ok("Consent"), .problem(400, "The body is not a JSON object"),
                     APIResponse(status: 422, description: "Invalid fields (listed)", schema: "ValidationProblem"),
-                ] + authErrors
+                ] + APIResponse.authProblems
             ) { request, parameters in
                 let email = parameters["email"] ?? ""
-                let body = try object(request)
+                let body = try jsonObjectBody(request)
                 var errors: [(field: String?, reason: String)] = []
                 if !isEmail(email) { errors.append(("email", "the path must end in an email address, not '\(email)'")) }
                 let kind = ConsentPersonKind(rawValue: body["personKind"] as? String ?? "")
@@ -92,7 +91,7 @@ enum ExportRoutes {
                     APIResponse(status: 202, description: "Started", schema: "Run"), .problem(400, "A bad body"),
                     .problem(404, "No such export connector"), .problem(409, "It is already running or disabled"),
                     .problem(503, "The server is shutting down"),
-                ] + authErrors
+                ] + APIResponse.authProblems
             ) { request, parameters in
                 let name = parameters["connector"] ?? ""
                 guard exportConnectors(deployment).contains(name) else {
@@ -100,7 +99,7 @@ enum ExportRoutes {
                 }
                 var asked: [String: String] = [:]
                 if !request.body.isEmpty {
-                    let body = try object(request)
+                    let body = try jsonObjectBody(request)
                     for key in body.keys where !["full", "from", "to"].contains(key) {
                         throw Problems.badRequest("\(key): not a field of an export request; fields: full, from, to")
                     }
@@ -121,9 +120,7 @@ enum ExportRoutes {
                 }
                 // A running export would not see the request; say so before storing it for the next run.
                 if coordinator.running.contains(name) {
-                    throw ProblemDetails(
-                        type: Problems.base + "conflict", title: "Conflict", status: 409,
-                        detail: "connector '\(name)' is already running; start the export again when its run has finished", instance: nil)
+                    throw Problems.conflict("connector '\(name)' is already running; start the export again when its run has finished")
                 }
                 let text = String(decoding: try JSONEncoder().encode(asked), as: UTF8.self)
                 try store.requestExport(connector: name, parameters: text)
@@ -138,7 +135,7 @@ enum ExportRoutes {
                     .query("limit", "Page size, 1 to 1000 (default 100).", type: "integer"),
                     .query("cursor", "The nextCursor of the previous page."),
                 ],
-                requestSchema: nil, responses: [.ok("ExportRunPage"), .problem(400, "A parameter is invalid")] + authErrors
+                requestSchema: nil, responses: [.ok("ExportRunPage"), .problem(400, "A parameter is invalid")] + APIResponse.authProblems
             ) { request, _ in
                 let connectors = exportConnectors(deployment)
                 let only = request.query("connector")
@@ -190,7 +187,7 @@ enum ExportRoutes {
                 responses: [
                     APIResponse(status: 200, description: "The file's bytes", schema: nil),
                     .problem(404, "No such run or file"), .problem(409, "The file on disk no longer matches its checksum"),
-                ] + authErrors
+                ] + APIResponse.authProblems
             ) { _, parameters in
                 guard let id = Int64(parameters["id"] ?? ""), let name = parameters["name"],
                     let file = try store.exportFiles(runIDs: [id])[id]?.first(where: { $0.name == name })
@@ -202,10 +199,8 @@ enum ExportRoutes {
                 }
                 let bytes = [UInt8](data)
                 guard SHA256.hex(bytes) == file.sha256 else {
-                    throw ProblemDetails(
-                        type: Problems.base + "conflict", title: "Conflict", status: 409,
-                        detail: "export file '\(name)' of run \(id) at \(file.path) no longer matches its recorded SHA-256; re-run the export for its range",
-                        instance: nil)
+                    throw Problems.conflict(
+                        "export file '\(name)' of run \(id) at \(file.path) no longer matches its recorded SHA-256; re-run the export for its range")
                 }
                 let type =
                     name.hasSuffix(".gz") ? "application/gzip"
@@ -258,13 +253,6 @@ enum ExportRoutes {
         let plugins = deployment.plugins.list(host: HostServices.table).plugins
         let exporters = Set(plugins.filter { $0.capabilities.contains(.export) && !$0.capabilities.contains(.ingest) }.map(\.id))
         return Set(deployment.manifest.connectors.filter { exporters.contains($0.plugin) }.map(\.name))
-    }
-
-    private static func object(_ request: HTTPRequest) throws -> [String: Any] {
-        guard let body = try? JSONSerialization.jsonObject(with: Data(request.body)) as? [String: Any] else {
-            throw Problems.badRequest("the body must be a JSON object")
-        }
-        return body
     }
 
     private static func isEmail(_ text: String) -> Bool {

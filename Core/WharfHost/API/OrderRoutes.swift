@@ -8,7 +8,6 @@ import WharfStore
 enum OrderRoutes {
     /// The routes. `outbox` is notified after every committed outbox message; `prices` checks line prices.
     static func routes(store: Store, outbox: OutboxSignal, prices: any OrderPriceCheck) -> [APIRoute] {
-        let authErrors = [APIResponse.problem(401, "Missing or invalid API key"), .problem(403, "The key lacks the scope")]
         let numberParameter = APIParameter.path("number", "The order number.")
         return QuoteRoutes.routes(store: store, outbox: outbox) + [
             APIRoute(
@@ -22,7 +21,7 @@ enum OrderRoutes {
                     .problem(409, "Not enough salable stock for some lines (listed), or the order number is taken"),
                     .problem(415, "The body is not JSON"), .problem(503, "Price resolution failed; nothing was placed"),
                     APIResponse(status: 422, description: "Invalid fields, unknown SKUs or wrong prices (listed), or the key was used for another request", schema: "ValidationProblem"),
-                ] + authErrors
+                ] + APIResponse.authProblems
             ) { request, _ in
                 try place(request, store: store, outbox: outbox, prices: prices)
             },
@@ -37,15 +36,11 @@ enum OrderRoutes {
                     .query("limit", "Page size, 1 to 1000 (default 100).", type: "integer"),
                     .query("cursor", "The nextCursor of the previous page."),
                 ],
-                requestSchema: nil, responses: [.ok("OrderPage"), .problem(400, "A parameter is invalid")] + authErrors
+                requestSchema: nil, responses: [.ok("OrderPage"), .problem(400, "A parameter is invalid")] + APIResponse.authProblems
             ) { request, _ in
                 var query = Store.OrderQuery(limit: try limitParameter(request))
-                if let status = request.query("status") {
-                    guard let parsed = OrderStatus(rawValue: status) else {
-                        throw Problems.badRequest("status must be one of \(OrderStatus.allCases.map(\.rawValue).joined(separator: ", ")), not '\(status)'")
-                    }
-                    query.status = parsed
-                }
+                query.status = try enumParameter(
+                    request, "status", choices: "one of \(OrderStatus.allCases.map(\.rawValue).joined(separator: ", "))")
                 query.channel = request.query("channel")
                 query.companyID = request.query("company")
                 if let since = try timeParameter(request, "updatedSince") { query.updatedSince = since }
@@ -57,21 +52,15 @@ enum OrderRoutes {
                     query.after = (at, id)
                 }
                 let page = try store.orders(query)
-                return json(capacity: 1024) { writer in
-                    writer.beginObject()
-                    writer.key("items")
-                    writer.beginArray()
-                    for order in page.items { OrderJSON.order(order, into: &writer) }
-                    writer.endArray()
-                    writer.field("nextCursor", page.next.map { encodeCursor("\($0.updatedAt):\($0.id)") })
-                    writer.endObject()
+                return pageResponse(page.items, nextKey: page.next.map { "\($0.updatedAt):\($0.id)" }, capacity: 1024) {
+                    OrderJSON.order($0, into: &$1)
                 }
             },
             APIRoute(
                 method: .GET, path: "/v1/orders/{number}", scope: .ordersRead, operationID: "getOrder",
                 summary: "One order with its lines, quantities shipped, cancelled and returned, and its status history.",
                 tag: "Orders", parameters: [numberParameter], requestSchema: nil,
-                responses: [.ok("Order"), .problem(404, "No such order")] + authErrors
+                responses: [.ok("Order"), .problem(404, "No such order")] + APIResponse.authProblems
             ) { _, parameters in
                 let number = parameters["number"] ?? ""
                 guard let order = try store.order(number: number) else { throw Problems.notFound("no order with number '\(number)'") }
@@ -81,7 +70,7 @@ enum OrderRoutes {
                 method: .POST, path: "/v1/orders/{number}/cancel", scope: .ordersWrite, operationID: "cancelOrder",
                 summary: "Cancels an order that has not shipped: releases its reservations and tells the OMS (through the outbox). Optional body {\"reason\": \"…\"}.",
                 tag: "Orders", parameters: [numberParameter], requestSchema: nil,
-                responses: [.ok("Order", "Cancelled (or already cancelled)"), .problem(404, "No such order"), .problem(409, "The order can no longer be cancelled")] + authErrors
+                responses: [.ok("Order", "Cancelled (or already cancelled)"), .problem(404, "No such order"), .problem(409, "The order can no longer be cancelled")] + APIResponse.authProblems
             ) { request, parameters in
                 let number = parameters["number"] ?? ""
                 var note: String?
@@ -108,7 +97,7 @@ enum OrderRoutes {
                     .query("order", "Only this order's shipments."), .query("limit", "Page size, 1 to 1000 (default 100).", type: "integer"),
                     .query("cursor", "The nextCursor of the previous page."),
                 ],
-                requestSchema: nil, responses: [.ok("ShipmentPage"), .problem(400, "A parameter is invalid")] + authErrors
+                requestSchema: nil, responses: [.ok("ShipmentPage"), .problem(400, "A parameter is invalid")] + APIResponse.authProblems
             ) { request, _ in
                 try idPage(request, fetch: { try store.shipments(orderNumber: request.query("order"), limit: $0, afterID: $1) }, id: \.id) {
                     OrderJSON.shipment($0.shipment, into: &$1)
@@ -122,7 +111,7 @@ enum OrderRoutes {
                     .query("order", "Only this order's returns."), .query("restock", "true: only returns with a line to restock.", type: "boolean"),
                     .query("limit", "Page size, 1 to 1000 (default 100).", type: "integer"), .query("cursor", "The nextCursor of the previous page."),
                 ],
-                requestSchema: nil, responses: [.ok("ReturnPage"), .problem(400, "A parameter is invalid")] + authErrors
+                requestSchema: nil, responses: [.ok("ReturnPage"), .problem(400, "A parameter is invalid")] + APIResponse.authProblems
             ) { request, _ in
                 let restock: Bool
                 switch request.query("restock") {
@@ -142,15 +131,9 @@ enum OrderRoutes {
                     .query("state", "pending, acknowledged or dead."), .query("limit", "Page size, 1 to 1000 (default 100).", type: "integer"),
                     .query("cursor", "The nextCursor of the previous page."),
                 ],
-                requestSchema: nil, responses: [.ok("OutboxPage"), .problem(400, "A parameter is invalid")] + authErrors
+                requestSchema: nil, responses: [.ok("OutboxPage"), .problem(400, "A parameter is invalid")] + APIResponse.authProblems
             ) { request, _ in
-                var state: OutboxState?
-                if let text = request.query("state") {
-                    guard let parsed = OutboxState(rawValue: text) else {
-                        throw Problems.badRequest("state must be pending, acknowledged or dead, not '\(text)'")
-                    }
-                    state = parsed
-                }
+                let state: OutboxState? = try enumParameter(request, "state", choices: "pending, acknowledged or dead")
                 return try idPage(request, fetch: { try store.outboxMessages(state: state, limit: $0, afterID: $1) }, id: \.id) {
                     OrderJSON.outboxMessage($0, into: &$1)
                 }
@@ -162,7 +145,7 @@ enum OrderRoutes {
                 responses: [
                     APIResponse(status: 202, description: "Queued", schema: "OutboxMessage"), .problem(404, "No such message"),
                     .problem(409, "Already acknowledged"),
-                ] + authErrors
+                ] + APIResponse.authProblems
             ) { _, parameters in
                 guard let id = Int64(parameters["id"] ?? ""), let message = try store.retryOutboxMessage(id: id) else {
                     throw Problems.notFound("no outbox message with id '\(parameters["id"] ?? "")'")
@@ -186,9 +169,7 @@ enum OrderRoutes {
             throw Problems.badRequest("send an Idempotency-Key header (a unique string per order, e.g. a UUID): retrying with the same key never places the order twice")
         }
         guard key.utf8.count <= 255 else { throw Problems.badRequest("the Idempotency-Key header is longer than 255 bytes") }
-        if let type = request.headers["Content-Type"], !type.lowercased().hasPrefix("application/json") {
-            throw Problems.unsupportedMediaType("send the order as application/json, not \(type)")
-        }
+        try requireJSONContentType(request, sending: "the order")
         let new: NewOrder
         switch OrderJSON.parseNewOrder(request.body) {
         case .success(let order): new = order

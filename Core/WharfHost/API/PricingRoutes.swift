@@ -10,7 +10,6 @@ enum PricingRoutes {
     static let maxCartLines = 1000
 
     static func routes(store: Store) -> [APIRoute] {
-        let authErrors = [APIResponse.problem(401, "Missing or invalid API key"), .problem(403, "The key lacks the scope")]
         let codeParameter = APIParameter.path("code", "The price list's code.")
         let skuParameter = APIParameter.path("sku", "The SKU.")
         return [
@@ -32,7 +31,7 @@ enum PricingRoutes {
                     .ok("PriceResolution"), .problem(400, "A parameter is invalid"),
                     .problem(404, "No price applies (never answered as zero)"),
                     .problem(422, "Prices apply in several currencies and none was named"),
-                ] + authErrors
+                ] + APIResponse.authProblems
             ) { request, parameters in
                 let query = try priceQuery(
                     sku: parameters["sku"] ?? "", company: request.query("company"), group: request.query("group"),
@@ -54,14 +53,14 @@ enum PricingRoutes {
                 responses: [
                     .ok("CartPriceResult"), .problem(400, "The body is not a cart"), .problem(413, "More than 1000 lines"),
                     .problem(415, "Not JSON"),
-                ] + authErrors
+                ] + APIResponse.authProblems
             ) { request, _ in
                 try resolveCart(request, store: store)
             },
             APIRoute(
                 method: .GET, path: "/v1/price-lists", scope: .catalogRead, operationID: "listPriceLists",
                 summary: "Every price list with its entry count and assignments.", tag: "Pricing", parameters: [],
-                requestSchema: nil, responses: [.ok("PriceListList")] + authErrors
+                requestSchema: nil, responses: [.ok("PriceListList")] + APIResponse.authProblems
             ) { _, _ in
                 let lists = try store.priceLists()
                 var writer = JSONWriter(capacity: 256 + lists.count * 256)
@@ -76,7 +75,7 @@ enum PricingRoutes {
             APIRoute(
                 method: .GET, path: "/v1/price-lists/{code}", scope: .catalogRead, operationID: "getPriceList",
                 summary: "One price list with its entry count and assignments.", tag: "Pricing", parameters: [codeParameter],
-                requestSchema: nil, responses: [.ok("PriceList"), .problem(404, "No such price list")] + authErrors
+                requestSchema: nil, responses: [.ok("PriceList"), .problem(404, "No such price list")] + APIResponse.authProblems
             ) { _, parameters in
                 let code = parameters["code"] ?? ""
                 guard let summary = try store.priceList(code: code) else { throw Problems.notFound("there is no price list '\(code)'") }
@@ -92,7 +91,7 @@ enum PricingRoutes {
                     APIResponse(status: 201, description: "Created", schema: "PriceList"), .ok("PriceList", "Replaced"),
                     APIResponse(status: 422, description: "A field is invalid", schema: "ValidationProblem"),
                     .problem(409, "The currency would change under fixed prices"),
-                ] + authErrors
+                ] + APIResponse.authProblems
             ) { request, parameters in
                 let code = parameters["code"] ?? ""
                 let object = try jsonObject(request, example: "{\"name\": \"Wholesale\", \"currency\": \"EUR\"}")
@@ -105,7 +104,7 @@ enum PricingRoutes {
                 do {
                     outcome = try store.putPriceList(list)
                 } catch let error as StoreError where error.code == .conflict {
-                    throw ProblemDetails(type: Problems.base + "conflict", title: "Conflict", status: 409, detail: error.message, instance: nil)
+                    throw Problems.conflict(error.message)
                 } catch let error as StoreError where error.code == .invalidRecord {
                     return Problems.validationFailed([(nil, error.message)])
                 }
@@ -118,7 +117,7 @@ enum PricingRoutes {
                 method: .DELETE, path: "/v1/price-lists/{code}", scope: .catalogWrite, operationID: "deletePriceList",
                 summary: "Deletes a price list with its entries and assignments.", tag: "Pricing", parameters: [codeParameter],
                 requestSchema: nil,
-                responses: [APIResponse(status: 204, description: "Deleted", schema: nil), .problem(404, "No such price list")] + authErrors
+                responses: [APIResponse(status: 204, description: "Deleted", schema: nil), .problem(404, "No such price list")] + APIResponse.authProblems
             ) { _, parameters in
                 let code = parameters["code"] ?? ""
                 guard try store.deletePriceList(code: code) else { throw Problems.notFound("there is no price list '\(code)'") }
@@ -132,34 +131,17 @@ enum PricingRoutes {
                     .query("cursor", "The nextCursor of the previous page."),
                 ],
                 requestSchema: nil,
-                responses: [.ok("PriceListEntryPage"), .problem(400, "A parameter is invalid"), .problem(404, "No such price list")] + authErrors
+                responses: [.ok("PriceListEntryPage"), .problem(400, "A parameter is invalid"), .problem(404, "No such price list")] + APIResponse.authProblems
             ) { request, parameters in
                 let code = parameters["code"] ?? ""
-                var limit = 100
-                if let text = request.query("limit") {
-                    guard let value = Int(text), (1...1000).contains(value) else {
-                        throw Problems.badRequest("limit must be a whole number from 1 to 1000, not '\(text)'")
-                    }
-                    limit = value
-                }
-                let after = try request.query("cursor").map { text throws(ProblemDetails) -> String in
-                    guard let sku = decodeCursor(text) else {
-                        throw Problems.badRequest("cursor '\(text)' is not a cursor this API gave out; pass nextCursor from the previous page")
-                    }
-                    return sku
-                }
+                let limit = try limitParameter(request)
+                let after = try cursorParameter(request)
                 guard let page = try store.priceListEntries(code: code, after: after, limit: limit) else {
                     throw Problems.notFound("there is no price list '\(code)'")
                 }
-                var writer = JSONWriter(capacity: 256 + page.items.count * 96)
-                writer.beginObject()
-                writer.key("items")
-                writer.beginArray()
-                for entry in page.items { encode(entry, into: &writer) }
-                writer.endArray()
-                writer.field("nextCursor", page.nextAfter.map(encodeCursor))
-                writer.endObject()
-                return HTTPResponse.json(200, writer.bytes)
+                return pageResponse(page.items, nextKey: page.nextAfter, capacity: 256 + page.items.count * 96) {
+                    encode($0, into: &$1)
+                }
             },
             APIRoute(
                 method: .PUT, path: "/v1/price-lists/{code}/entries", scope: .catalogWrite, operationID: "putPriceListEntries",
@@ -169,7 +151,7 @@ enum PricingRoutes {
                 responses: [
                     .ok("UpsertCounts"), .problem(400, "The body is not a list of entries"), .problem(404, "No such price list"),
                     APIResponse(status: 422, description: "An entry is invalid; nothing was stored", schema: "ValidationProblem"),
-                ] + authErrors
+                ] + APIResponse.authProblems
             ) { request, parameters in
                 let code = parameters["code"] ?? ""
                 let replace: Bool
@@ -213,7 +195,7 @@ enum PricingRoutes {
                 tag: "Pricing",
                 parameters: [codeParameter, skuParameter, .query("minQuantity", "Only this tier.", type: "integer")],
                 requestSchema: nil,
-                responses: [APIResponse(status: 204, description: "Deleted", schema: nil), .problem(404, "No such entry")] + authErrors
+                responses: [APIResponse(status: 204, description: "Deleted", schema: nil), .problem(404, "No such entry")] + APIResponse.authProblems
             ) { request, parameters in
                 let code = parameters["code"] ?? ""
                 let sku = parameters["sku"] ?? ""
@@ -235,7 +217,7 @@ enum PricingRoutes {
                 responses: [
                     APIResponse(status: 201, description: "Assigned", schema: nil), APIResponse(status: 204, description: "Was already assigned", schema: nil),
                     .problem(400, "target is not company or group"), .problem(404, "No such price list"),
-                ] + authErrors
+                ] + APIResponse.authProblems
             ) { _, parameters in
                 let assignment = try assignmentParameters(parameters)
                 do {
@@ -249,7 +231,7 @@ enum PricingRoutes {
                 operationID: "unassignPriceList", summary: "Removes the list's assignment to a company or group.", tag: "Pricing",
                 parameters: [codeParameter, .path("target", "company or group."), .path("id", "The company's or group's code.")],
                 requestSchema: nil,
-                responses: [APIResponse(status: 204, description: "Removed", schema: nil), .problem(404, "No such assignment")] + authErrors
+                responses: [APIResponse(status: 204, description: "Removed", schema: nil), .problem(404, "No such assignment")] + APIResponse.authProblems
             ) { _, parameters in
                 let assignment = try assignmentParameters(parameters)
                 guard try store.unassignPriceList(assignment) else {
@@ -260,7 +242,7 @@ enum PricingRoutes {
             APIRoute(
                 method: .GET, path: "/v1/special-prices/{sku}", scope: .catalogRead, operationID: "listSpecialPrices",
                 summary: "The SKU's channel special prices, in every channel.", tag: "Pricing", parameters: [skuParameter],
-                requestSchema: nil, responses: [.ok("SpecialPriceList")] + authErrors
+                requestSchema: nil, responses: [.ok("SpecialPriceList")] + APIResponse.authProblems
             ) { _, parameters in
                 let specials = try store.specialPrices(sku: parameters["sku"] ?? "")
                 var writer = JSONWriter()
@@ -281,7 +263,7 @@ enum PricingRoutes {
                     APIResponse(status: 201, description: "Created", schema: "SpecialPrice"), .ok("SpecialPrice", "Replaced or unchanged"),
                     .problem(400, "The body is not an object"),
                     APIResponse(status: 422, description: "A field is invalid", schema: "ValidationProblem"),
-                ] + authErrors
+                ] + APIResponse.authProblems
             ) { request, parameters in
                 let object = try jsonObject(request, example: "{\"currency\": \"EUR\", \"amount\": \"7.99\", \"from\": \"2026-12-01T00:00:00Z\"}")
                 let special: SpecialPrice
@@ -307,7 +289,7 @@ enum PricingRoutes {
                     .query("from", "Its start, RFC 3339 (absent: the one without a start)."),
                 ],
                 requestSchema: nil,
-                responses: [APIResponse(status: 204, description: "Deleted", schema: nil), .problem(400, "A parameter is invalid"), .problem(404, "No such special price")] + authErrors
+                responses: [APIResponse(status: 204, description: "Deleted", schema: nil), .problem(400, "A parameter is invalid"), .problem(404, "No such special price")] + APIResponse.authProblems
             ) { request, parameters in
                 let sku = parameters["sku"] ?? "", channel = parameters["channel"] ?? ""
                 guard let code = request.query("currency"), let currency = Currency(code: code) else {
@@ -661,14 +643,10 @@ enum PricingRoutes {
         }
     }
 
+    /// The JSON object body of a pricing request (415/400 as every JSON route answers them).
     static func jsonObject(_ request: HTTPRequest, example: String) throws(ProblemDetails) -> [String: Any] {
-        if let type = request.headers["Content-Type"], !type.lowercased().hasPrefix("application/json") {
-            throw Problems.unsupportedMediaType("send application/json, not \(type)")
-        }
-        guard let object = try? JSONSerialization.jsonObject(with: Data(request.body)) as? [String: Any] else {
-            throw Problems.badRequest("the body must be a JSON object such as \(example)")
-        }
-        return object
+        try requireJSONContentType(request, sending: nil)
+        return try jsonObjectBody(request, example: example)
     }
 
     static func parsePriceList(_ object: [String: Any], code: String) -> Result<PriceList, FieldErrors> {
@@ -786,17 +764,5 @@ enum PricingRoutes {
     /// A JSON number without a fraction (JSONSerialization gives NSNumber for both 2 and 2.5).
     static func isWholeNumber(_ number: NSNumber) -> Bool {
         String(cString: number.objCType) != "c" && number.doubleValue == Double(number.int64Value)
-    }
-
-    static func encodeCursor(_ sku: String) -> String {
-        Data(sku.utf8).base64EncodedString().replacingOccurrences(of: "+", with: "-").replacingOccurrences(of: "/", with: "_")
-            .replacingOccurrences(of: "=", with: "")
-    }
-
-    static func decodeCursor(_ text: String) -> String? {
-        var base64 = text.replacingOccurrences(of: "-", with: "+").replacingOccurrences(of: "_", with: "/")
-        while base64.count % 4 != 0 { base64 += "=" }
-        guard let data = Data(base64Encoded: base64), let sku = String(data: data, encoding: .utf8), !sku.isEmpty else { return nil }
-        return sku
     }
 }

@@ -1,5 +1,12 @@
 import WharfHTTP
 
+/// Why a parsed request body was refused: a problem with the body as a whole (415, 400), or the invalid fields
+/// for `Problems.validationFailed` (422), so a parser can report either without choosing the response.
+enum InputFailure: Error {
+    case problem(ProblemDetails)
+    case invalid([(field: String?, reason: String)])
+}
+
 /// The problem types Wharf's REST API answers with (RFC 9457). Each `type` URI is stable: clients may switch on it.
 enum Problems {
     static let base = "https://wharf.dev/problems/"
@@ -18,6 +25,11 @@ enum Problems {
 
     static func badRequest(_ detail: String) -> ProblemDetails {
         ProblemDetails(type: base + "invalid-request", title: "Bad Request", status: 400, detail: detail, instance: nil)
+    }
+
+    /// 409: the request clashes with what is stored or running; `instance` points at the existing resource, if one.
+    static func conflict(_ detail: String, instance: String? = nil) -> ProblemDetails {
+        ProblemDetails(type: base + "conflict", title: "Conflict", status: 409, detail: detail, instance: instance)
     }
 
     static func unsupportedMediaType(_ detail: String) -> ProblemDetails {

@@ -4,19 +4,15 @@ import WharfModel
 
 /// The JSON body of `PUT /v1/products/{sku}`, checked field by field so a client sees every mistake at once.
 enum ProductInput {
-    enum Failure: Error {
-        case problem(ProblemDetails)
-        case invalid([(field: String?, reason: String)])
-    }
-
     static let knownFields: Set<String> = ["sku", "name", "description", "status", "attributes", "categories", "media", "texts"]
 
-    static func parse(_ request: HTTPRequest, sku: String) -> Result<Product, Failure> {
-        if let type = request.headers["Content-Type"], !type.lowercased().hasPrefix("application/json") {
-            return .failure(.problem(Problems.unsupportedMediaType("send the product as application/json, not \(type)")))
-        }
-        guard let object = try? JSONSerialization.jsonObject(with: Data(request.body)) as? [String: Any] else {
-            return .failure(.problem(Problems.badRequest("the body must be a JSON object such as {\"name\": \"Blue mug\"}")))
+    static func parse(_ request: HTTPRequest, sku: String) -> Result<Product, InputFailure> {
+        let object: [String: Any]
+        do throws(ProblemDetails) {
+            try requireJSONContentType(request, sending: "the product")
+            object = try jsonObjectBody(request, example: #"{"name": "Blue mug"}"#)
+        } catch {
+            return .failure(.problem(error))
         }
         var errors: [(field: String?, reason: String)] = []
         for key in object.keys.sorted() where !knownFields.contains(key) {

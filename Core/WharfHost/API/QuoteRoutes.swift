@@ -9,7 +9,6 @@ import WharfStore
 /// (`POST /v1/quotes/{id}/order`).
 enum QuoteRoutes {
     static func routes(store: Store, outbox: OutboxSignal) -> [APIRoute] {
-        let authErrors = [APIResponse.problem(401, "Missing or invalid API key"), .problem(403, "The key lacks the scope")]
         let idParameter = APIParameter.path("id", "The quote's id.")
         return [
             APIRoute(
@@ -17,9 +16,9 @@ enum QuoteRoutes {
                 summary: "Asks for a quote: {companyId, companyUserId, channel, currency, lines: [{sku, quantity, requestedUnitPrice?}], note?}.",
                 tag: "Quotes", parameters: [], requestSchema: "QuoteInput",
                 responses: [APIResponse(status: 201, description: "Requested", schema: "Quote"),
-                            APIResponse(status: 422, description: "Invalid fields", schema: "ValidationProblem")] + authErrors
+                            APIResponse(status: 422, description: "Invalid fields", schema: "ValidationProblem")] + APIResponse.authProblems
             ) { request, _ in
-                let body = try object(request)
+                let body = try jsonObjectBody(request)
                 var errors: [(String?, String)] = []
                 func text(_ key: String) -> String {
                     guard let value = body[key] as? String, !value.isEmpty else {
@@ -61,7 +60,7 @@ enum QuoteRoutes {
             APIRoute(
                 method: .GET, path: "/v1/quotes/{id}", scope: .ordersRead, operationID: "getQuote",
                 summary: "One quote with its lines, offered prices and status (expired once its offer ran out).", tag: "Quotes",
-                parameters: [idParameter], requestSchema: nil, responses: [.ok("Quote"), .problem(404, "No such quote")] + authErrors
+                parameters: [idParameter], requestSchema: nil, responses: [.ok("Quote"), .problem(404, "No such quote")] + APIResponse.authProblems
             ) { _, parameters in
                 let id = parameters["id"] ?? ""
                 guard let quote = try store.quote(id: id) else { throw Problems.notFound("no quote '\(id)'") }
@@ -72,10 +71,10 @@ enum QuoteRoutes {
                 summary: "Negotiates a quote: {status?: negotiated|accepted|declined, lines?: [{line, quotedUnitPrice}], expiresAt?, note?}.",
                 tag: "Quotes", parameters: [idParameter], requestSchema: "QuotePatch",
                 responses: [.ok("Quote"), .problem(404, "No such quote"), .problem(409, "The transition is not allowed"),
-                            APIResponse(status: 422, description: "Invalid fields", schema: "ValidationProblem")] + authErrors
+                            APIResponse(status: 422, description: "Invalid fields", schema: "ValidationProblem")] + APIResponse.authProblems
             ) { request, parameters in
                 let id = parameters["id"] ?? ""
-                let body = try object(request)
+                let body = try jsonObjectBody(request)
                 guard let current = try store.quote(id: id) else { throw Problems.notFound("no quote '\(id)'") }
                 var change = Store.QuoteChange()
                 var errors: [(String?, String)] = []
@@ -112,7 +111,7 @@ enum QuoteRoutes {
                 summary: "Turns an accepted quote into an order at the quoted prices (stock is checked and reserved as for any order). Needs an Idempotency-Key; optional body {number, customerId, shippingTotal, taxTotal, billingAddress, shippingAddress}.",
                 tag: "Quotes", parameters: [idParameter], requestSchema: nil,
                 responses: [APIResponse(status: 201, description: "Ordered", schema: "Order"), .ok("Order", "Replayed"),
-                            .problem(404, "No such quote"), .problem(409, "Not accepted, already ordered, or not enough stock")] + authErrors
+                            .problem(404, "No such quote"), .problem(409, "Not accepted, already ordered, or not enough stock")] + APIResponse.authProblems
             ) { request, parameters in
                 let id = parameters["id"] ?? ""
                 guard let key = request.headers["Idempotency-Key"], !key.isEmpty, key.utf8.count <= 255 else {
@@ -125,7 +124,7 @@ enum QuoteRoutes {
                     return OrderRoutes.replayed(prior.order)
                 }
                 // The order body is the quote's lines at their quoted prices plus what the caller adds.
-                var extra: [String: Any] = request.body.isEmpty ? [:] : try object(request)
+                var extra: [String: Any] = request.body.isEmpty ? [:] : try jsonObjectBody(request)
                 for key in ["channel", "currency", "lines", "companyId", "companyUserId", "quoteId"] where extra[key] != nil {
                     throw Problems.badRequest("\(key) comes from the quote; leave it out")
                 }
@@ -146,13 +145,6 @@ enum QuoteRoutes {
                 return try OrderRoutes.commit(new, key: key, digest: digest, store: store, outbox: outbox)
             },
         ]
-    }
-
-    private static func object(_ request: HTTPRequest) throws(ProblemDetails) -> [String: Any] {
-        guard let body = try? JSONSerialization.jsonObject(with: Data(request.body)) as? [String: Any] else {
-            throw Problems.badRequest("the body must be a JSON object")
-        }
-        return body
     }
 
     static func encode(_ quote: Quote, status: Int) -> HTTPResponse {

@@ -82,7 +82,6 @@ public final class RESTAPI: Sendable {
         outbox: OutboxSignal, registration: CompanyRegistration
     ) -> [APIRoute] {
         let store = deployment.store
-        let problems401403 = [APIResponse.problem(401, "Missing or invalid API key"), .problem(403, "The key lacks the scope")]
         var routes: [APIRoute] = []
 
         routes.append(APIRoute(
@@ -96,7 +95,7 @@ public final class RESTAPI: Sendable {
         routes.append(APIRoute(
             method: .GET, path: "/openapi.json", scope: Scope.metaRead, operationID: "getOpenAPI",
             summary: "This API's OpenAPI 3.1 document.", tag: "Operations", parameters: [], requestSchema: nil,
-            responses: [.ok("OpenAPIDocument")] + problems401403
+            responses: [.ok("OpenAPIDocument")] + APIResponse.authProblems
         ) { _, _ in
             HTTPResponse.json(200, documentHolder.document)
         })
@@ -105,7 +104,7 @@ public final class RESTAPI: Sendable {
             method: .GET, path: "/metrics", scope: Scope.metricsRead, operationID: "getMetrics",
             summary: "Prometheus metrics: HTTP requests by route and status with latency histograms; runs by connector and state, records read/written/unchanged/rejected, run duration histograms; database size.",
             tag: "Operations", parameters: [], requestSchema: nil,
-            responses: [APIResponse(status: 200, description: "Prometheus text exposition format 0.0.4", schema: nil)] + problems401403
+            responses: [APIResponse(status: 200, description: "Prometheus text exposition format 0.0.4", schema: nil)] + APIResponse.authProblems
         ) { _, _ in
             var text = metrics.renderHTTP()
             text += Metrics.renderRuns(try store.runStatistics(durationBounds: Metrics.runBuckets.map { Int64($0 * 1000) }))
@@ -131,36 +130,23 @@ public final class RESTAPI: Sendable {
                 .query("status", "Only products with this status: active or inactive."),
                 .query("updatedSince", "Only products changed at or after this RFC 3339 time."),
             ],
-            requestSchema: nil, responses: [.ok("ProductPage"), .problem(400, "A parameter is invalid")] + problems401403
+            requestSchema: nil, responses: [.ok("ProductPage"), .problem(400, "A parameter is invalid")] + APIResponse.authProblems
         ) { request, _ in
             let limit = try limitParameter(request)
             var query = Store.ProductQuery(limit: limit)
             query.after = try cursorParameter(request)
             query.skuPrefix = request.query("skuPrefix")
-            if let status = request.query("status") {
-                guard let parsed = ProductStatus(rawValue: status) else {
-                    throw Problems.badRequest("status must be active or inactive, not '\(status)'")
-                }
-                query.status = parsed
-            }
+            query.status = try enumParameter(request, "status", choices: "active or inactive")
             if let since = try timeParameter(request, "updatedSince") { query.updatedSince = since }
             let page = try store.products(query)
-            return json { writer in
-                writer.beginObject()
-                writer.key("items")
-                writer.beginArray()
-                for product in page.items { Encoding.product(product, prices: nil, into: &writer) }
-                writer.endArray()
-                writer.field("nextCursor", page.nextAfter.map(encodeCursor))
-                writer.endObject()
-            }
+            return pageResponse(page.items, nextKey: page.nextAfter) { Encoding.product($0, prices: nil, into: &$1) }
         })
 
         let skuParameter = APIParameter.path("sku", "The product's SKU.")
         routes.append(APIRoute(
             method: .GET, path: "/v1/products/{sku}", scope: Scope.catalogRead, operationID: "getProduct",
             summary: "One product with its base prices.", tag: "Catalog", parameters: [skuParameter],
-            requestSchema: nil, responses: [.ok("Product"), .problem(404, "No such product")] + problems401403
+            requestSchema: nil, responses: [.ok("Product"), .problem(404, "No such product")] + APIResponse.authProblems
         ) { _, parameters in
             let sku = parameters["sku"] ?? ""
             guard let (product, prices) = try store.productWithPrices(sku: sku) else {
@@ -177,7 +163,7 @@ public final class RESTAPI: Sendable {
                 .ok("Product", "Updated or unchanged"), APIResponse(status: 201, description: "Created", schema: "Product"),
                 .problem(400, "The body is not a JSON object"), .problem(415, "The body is not JSON"),
                 APIResponse(status: 422, description: "Fields are invalid", schema: "ValidationProblem"),
-            ] + problems401403
+            ] + APIResponse.authProblems
         ) { request, parameters in
             let sku = parameters["sku"] ?? ""
             let input: Product
@@ -198,7 +184,7 @@ public final class RESTAPI: Sendable {
             summary: "Deletes a product with its base prices and stock.", tag: "Catalog", parameters: [skuParameter],
             requestSchema: nil,
             responses: [APIResponse(status: 204, description: "Deleted", schema: nil), .problem(404, "No such product")]
-                + problems401403
+                + APIResponse.authProblems
         ) { _, parameters in
             let sku = parameters["sku"] ?? ""
             guard try store.deleteProduct(sku: sku) else { throw Problems.notFound("no product with SKU '\(sku)'") }
@@ -208,7 +194,7 @@ public final class RESTAPI: Sendable {
         routes.append(APIRoute(
             method: .GET, path: "/v1/inventory/{sku}", scope: Scope.inventoryRead, operationID: "getInventory",
             summary: "Stock of a SKU per source, the total, open reservations and the salable quantity (total minus reservations).", tag: "Inventory", parameters: [skuParameter],
-            requestSchema: nil, responses: [.ok("Inventory"), .problem(404, "No product or stock for the SKU")] + problems401403
+            requestSchema: nil, responses: [.ok("Inventory"), .problem(404, "No product or stock for the SKU")] + APIResponse.authProblems
         ) { _, parameters in
             let sku = parameters["sku"] ?? ""
             guard let inventory = try store.salableInventory(sku: sku) else {
@@ -222,7 +208,7 @@ public final class RESTAPI: Sendable {
         routes.append(APIRoute(
             method: .GET, path: "/v1/connectors", scope: Scope.connectorsRead, operationID: "listConnectors",
             summary: "The deployment's connectors, their plugins and their last run.", tag: "Operations",
-            parameters: [], requestSchema: nil, responses: [.ok("ConnectorList")] + problems401403
+            parameters: [], requestSchema: nil, responses: [.ok("ConnectorList")] + APIResponse.authProblems
         ) { _, _ in
             let installed = Dictionary(
                 deployment.plugins.list(host: HostServices.table).plugins.map { ($0.id, $0) },
@@ -266,7 +252,7 @@ public final class RESTAPI: Sendable {
                 .query("limit", "Page size, 1 to 1000 (default 100).", type: "integer"),
                 .query("cursor", "The nextCursor of the previous page."),
             ],
-            requestSchema: nil, responses: [.ok("RunPage"), .problem(400, "A parameter is invalid")] + problems401403
+            requestSchema: nil, responses: [.ok("RunPage"), .problem(400, "A parameter is invalid")] + APIResponse.authProblems
         ) { request, _ in
             // Runs page newest first: the cursor is the last id seen, and the next page is older.
             try idPage(request, fetch: { try store.runs(connector: request.query("connector"), limit: $0, beforeID: $1) }, id: \.id) {
@@ -278,7 +264,7 @@ public final class RESTAPI: Sendable {
         routes.append(APIRoute(
             method: .GET, path: "/v1/runs/{id}", scope: Scope.runsRead, operationID: "getRun",
             summary: "One run with its counts.", tag: "Operations", parameters: [runIDParameter], requestSchema: nil,
-            responses: [.ok("Run"), .problem(404, "No such run")] + problems401403
+            responses: [.ok("Run"), .problem(404, "No such run")] + APIResponse.authProblems
         ) { _, parameters in
             let id = try runIDParameterValue(parameters)
             guard let run = try store.run(id: id) else { throw Problems.notFound("no run with id \(id)") }
@@ -292,7 +278,7 @@ public final class RESTAPI: Sendable {
                 runIDParameter, .query("limit", "Page size, 1 to 1000 (default 100).", type: "integer"),
                 .query("cursor", "The nextCursor of the previous page."),
             ],
-            requestSchema: nil, responses: [.ok("RejectPage"), .problem(404, "No such run")] + problems401403
+            requestSchema: nil, responses: [.ok("RejectPage"), .problem(404, "No such run")] + APIResponse.authProblems
         ) { request, parameters in
             let id = try runIDParameterValue(parameters)
             guard try store.run(id: id) != nil else { throw Problems.notFound("no run with id \(id)") }
@@ -308,7 +294,7 @@ public final class RESTAPI: Sendable {
                 runIDParameter, .query("limit", "Page size, 1 to 1000 (default 100).", type: "integer"),
                 .query("cursor", "The nextCursor of the previous page."),
             ],
-            requestSchema: nil, responses: [.ok("RunLogPage"), .problem(404, "No such run")] + problems401403
+            requestSchema: nil, responses: [.ok("RunLogPage"), .problem(404, "No such run")] + APIResponse.authProblems
         ) { request, parameters in
             let id = try runIDParameterValue(parameters)
             guard try store.run(id: id) != nil else { throw Problems.notFound("no run with id \(id)") }
@@ -324,7 +310,7 @@ public final class RESTAPI: Sendable {
         routes.append(APIRoute(
             method: .GET, path: "/v1/plugins", scope: Scope.pluginsRead, operationID: "listPlugins",
             summary: "Installed plugins, and files in the plugin folder that are not valid plugins.", tag: "Operations",
-            parameters: [], requestSchema: nil, responses: [.ok("PluginList")] + problems401403
+            parameters: [], requestSchema: nil, responses: [.ok("PluginList")] + APIResponse.authProblems
         ) { _, _ in
             let listing = deployment.plugins.list(host: HostServices.table)
             return json { writer in
@@ -372,6 +358,22 @@ func json(capacity: Int = 256, _ body: (inout JSONWriter) -> Void) -> HTTPRespon
     return HTTPResponse.json(200, writer.bytes)
 }
 
+/// A 200 `{"items": [...], "nextCursor": ...}`, the shape of every paged list; `nextKey` is the key the next page
+/// starts after (encoded here as an opaque cursor), nil on the last page.
+func pageResponse<Items: Sequence>(
+    _ items: Items, nextKey: String?, capacity: Int = 256, encode: (Items.Element, inout JSONWriter) -> Void
+) -> HTTPResponse {
+    json(capacity: capacity) { writer in
+        writer.beginObject()
+        writer.key("items")
+        writer.beginArray()
+        for item in items { encode(item, &writer) }
+        writer.endArray()
+        writer.field("nextCursor", nextKey.map(encodeCursor))
+        writer.endObject()
+    }
+}
+
 /// A page of an id-ordered list (ascending or descending, as `fetch` reads it): reads one item more than asked for to know whether a next page exists, and
 /// answers `{"items": [...], "nextCursor": ...}` (the cursor is the last item's id).
 func idPage<Item>(
@@ -382,17 +384,26 @@ func idPage<Item>(
     let after = try cursorParameter(request).map { try idFromCursor($0) }
     let items = try fetch(limit + 1, after)
     let page = items.prefix(limit)
-    return json { writer in
-        writer.beginObject()
-        writer.key("items")
-        writer.beginArray()
-        for item in page { encode(item, &writer) }
-        writer.endArray()
-        writer.field("nextCursor", items.count > limit ? page.last.map { encodeCursor(String(id($0))) } : nil)
-        writer.endObject()
+    return pageResponse(page, nextKey: items.count > limit ? page.last.map { String(id($0)) } : nil, encode: encode)
+}
+
+/// 415 when the request declares a body type other than JSON; no Content-Type passes, so `curl -d` works.
+/// `what` names the body in the message ("the order"); nil says only "send application/json".
+func requireJSONContentType(_ request: HTTPRequest, sending what: String?) throws(ProblemDetails) {
+    if let type = request.headers["Content-Type"], !type.lowercased().hasPrefix("application/json") {
+        throw Problems.unsupportedMediaType("send \(what.map { "\($0) as " } ?? "")application/json, not \(type)")
     }
 }
 
+/// The body as a JSON object, or 400; `example` shows the client the shape expected.
+func jsonObjectBody(_ request: HTTPRequest, example: String? = nil) throws(ProblemDetails) -> [String: Any] {
+    guard let object = try? JSONSerialization.jsonObject(with: Data(request.body)) as? [String: Any] else {
+        throw Problems.badRequest("the body must be a JSON object" + (example.map { " such as \($0)" } ?? ""))
+    }
+    return object
+}
+
+/// The `limit` query parameter: 100 when absent, 400 outside 1...1000 so one request cannot read a whole table.
 func limitParameter(_ request: HTTPRequest) throws(ProblemDetails) -> Int {
     guard let text = request.query("limit") else { return 100 }
     guard let value = Int(text), (1...1000).contains(value) else {
@@ -410,12 +421,22 @@ func timeParameter(_ request: HTTPRequest, _ name: String) throws(ProblemDetails
     return time
 }
 
+/// The query parameter `name` as one of `Value`'s cases, nil when absent; 400 listing `choices` when it is none.
+func enumParameter<Value: RawRepresentable<String>>(
+    _ request: HTTPRequest, _ name: String, choices: String
+) throws(ProblemDetails) -> Value? {
+    guard let text = request.query(name) else { return nil }
+    guard let value = Value(rawValue: text) else { throw Problems.badRequest("\(name) must be \(choices), not '\(text)'") }
+    return value
+}
+
 /// Cursors are opaque to clients (base64url of the last key), so their form can change without breaking anyone.
 func encodeCursor(_ key: String) -> String {
     Data(key.utf8).base64EncodedString().replacingOccurrences(of: "+", with: "-")
         .replacingOccurrences(of: "/", with: "_").replacingOccurrences(of: "=", with: "")
 }
 
+/// The key in the `cursor` query parameter, nil when absent; 400 when it is not a cursor this API gave out.
 func cursorParameter(_ request: HTTPRequest) throws(ProblemDetails) -> String? {
     guard let text = request.query("cursor") else { return nil }
     var base64 = text.replacingOccurrences(of: "-", with: "+").replacingOccurrences(of: "_", with: "/")
@@ -426,6 +447,7 @@ func cursorParameter(_ request: HTTPRequest) throws(ProblemDetails) -> String? {
     return key
 }
 
+/// The numeric id in a decoded cursor; 400 when the cursor came from a list keyed otherwise.
 func idFromCursor(_ key: String) throws(ProblemDetails) -> Int64 {
     guard let id = Int64(key) else { throw Problems.badRequest("the cursor does not belong to this list") }
     return id

@@ -23,7 +23,7 @@ enum RunRoutes {
             case .shuttingDown:
                 throw ProblemDetails(type: Problems.base + "unavailable", title: "Service Unavailable", status: 503, detail: error.message, instance: nil)
             default:
-                throw ProblemDetails(type: Problems.base + "conflict", title: "Conflict", status: 409, detail: error.message, instance: nil)
+                throw Problems.conflict(error.message)
             }
         }
         var writer = JSONWriter()
@@ -35,7 +35,6 @@ enum RunRoutes {
 
     static func routes(deployment: Deployment, coordinator: RunCoordinator) -> [APIRoute] {
         let store = deployment.store
-        let authErrors = [APIResponse.problem(401, "Missing or invalid API key"), .problem(403, "The key lacks the scope")]
         return [
             APIRoute(
                 method: .POST, path: "/v1/connectors/{name}/runs", scope: .runsWrite, operationID: "startRun",
@@ -45,7 +44,7 @@ enum RunRoutes {
                     APIResponse(status: 202, description: "Started; follow it at Location", schema: "Run"),
                     .problem(404, "No such connector"), .problem(409, "It is already running or disabled"),
                     .problem(503, "The server is shutting down"),
-                ] + authErrors
+                ] + APIResponse.authProblems
             ) { _, parameters in
                 try startRun(parameters["name"] ?? "", coordinator: coordinator)
             },
@@ -56,7 +55,7 @@ enum RunRoutes {
                 responses: [
                     APIResponse(status: 202, description: "Cancellation requested", schema: "Run"),
                     .problem(404, "No such run"), .problem(409, "The run is not running"),
-                ] + authErrors
+                ] + APIResponse.authProblems
             ) { _, parameters in
                 guard let id = Int64(parameters["id"] ?? ""), let run = try store.run(id: id) else {
                     throw Problems.notFound("no run with id '\(parameters["id"] ?? "")'")
@@ -64,9 +63,7 @@ enum RunRoutes {
                 do {
                     try coordinator.cancel(runID: id)
                 } catch {
-                    throw ProblemDetails(
-                        type: Problems.base + "conflict", title: "Conflict", status: 409,
-                        detail: "run \(id) is \(run.state.rawValue), not running in this server", instance: nil)
+                    throw Problems.conflict("run \(id) is \(run.state.rawValue), not running in this server")
                 }
                 var writer = JSONWriter()
                 Encoding.run(run, into: &writer)
@@ -75,7 +72,7 @@ enum RunRoutes {
             APIRoute(
                 method: .GET, path: "/v1/status", scope: .connectorsRead, operationID: "getStatus",
                 summary: "Per connector: last run, last success, next run, consecutive failures and whether it is overdue.",
-                tag: "Operations", parameters: [], requestSchema: nil, responses: [.ok("Status")] + authErrors
+                tag: "Operations", parameters: [], requestSchema: nil, responses: [.ok("Status")] + APIResponse.authProblems
             ) { _, _ in
                 try status(deployment: deployment, coordinator: coordinator, now: Date())
             },

@@ -26,11 +26,8 @@ extension ConnectorRunner {
             plugin, connector: connector, store: deployment.store, logger: deployment.logger,
             baseDirectory: deployment.manifest.directory, cancellation: cancellation, runLog: runLog)
         defer { plugin.descriptor.pointee.destroy?(instance) }
-        let context = ConnectorContext(
-            connector: connector, phase: .export, store: deployment.store, runID: runID, logger: deployment.logger,
-            cancellation: cancellation, baseDirectory: deployment.manifest.directory)
-        context.progress = progress
-        context.runLog = runLog
+        let context = runContext(
+            connector, phase: .export, runID: runID, cancellation: cancellation, progress: progress, runLog: runLog)
         context.parameters = parameters
         let status = withExtendedLifetime(context) { export(instance, context.opaque) }
         if status == WHARF_OK { return context.counts }

@@ -148,11 +148,8 @@ public struct ConnectorRunner: Sendable {
             baseDirectory: deployment.manifest.directory, cancellation: cancellation, runLog: runLog)
         defer { plugin.descriptor.pointee.destroy?(instance) }
 
-        let context = ConnectorContext(
-            connector: connector, phase: .ingest, store: deployment.store, runID: runID, logger: deployment.logger,
-            cancellation: cancellation, baseDirectory: deployment.manifest.directory)
-        context.progress = progress
-        context.runLog = runLog
+        let context = runContext(
+            connector, phase: .ingest, runID: runID, cancellation: cancellation, progress: progress, runLog: runLog)
         let policy = connector.inventory
         let relative = policy.mode == .delta && policy.delta == .relative
         context.applyOptions = Store.ApplyOptions(stock: relative ? .relative : .absolute, runID: runID)
@@ -252,6 +249,20 @@ public struct ConnectorRunner: Sendable {
         } catch {
             throw RunFailure(message: error.description, counts: RunCounts())
         }
+    }
+
+    /// The context a run's main plugin call (ingest or export) gets: the deployment's store, logger and directory,
+    /// with the run's progress and log attached.
+    func runContext(
+        _ connector: ConnectorConfig, phase: ContextPhase, runID: Int64, cancellation: CancellationFlag,
+        progress: RunProgress?, runLog: RunLog
+    ) -> ConnectorContext {
+        let context = ConnectorContext(
+            connector: connector, phase: phase, store: deployment.store, runID: runID, logger: deployment.logger,
+            cancellation: cancellation, baseDirectory: deployment.manifest.directory)
+        context.progress = progress
+        context.runLog = runLog
+        return context
     }
 
     static func createInstance(

@@ -62,24 +62,4 @@ extension HostServices {
         let key = String(cString: name)
         return context.parameters[key].map { context.keep($0) }
     }
-
-    /// `read_records` for the flat export entities (orders, order lines, consents, customers).
-    static func readExportRows(
-        _ context: ConnectorContext, _ store: Store, entity: String, since: Timestamp?, batchSize: Int,
-        _ callback: wharf_read_callback, _ user: UnsafeMutableRawPointer?
-    ) -> wharf_status {
-        var stoppedWith = WHARF_OK
-        do {
-            try store.readExportRows(entity: entity, changedSince: since, batchSize: batchSize) { rows in
-                stoppedWith = RecordWriter.withCRecords(fields: rows, entity: entity) { pointer, count in
-                    callback(user, pointer, count)
-                }
-                return stoppedWith == WHARF_OK
-            }
-        } catch {
-            context.errorMessage = "read_records failed: \(error)"
-            return WHARF_ERR_IO
-        }
-        return stoppedWith
-    }
 }

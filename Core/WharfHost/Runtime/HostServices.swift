@@ -265,16 +265,23 @@ public enum HostServices {
             since = parsed
         }
         let batchSize = request.pointee.batch_size == 0 ? 500 : Int(min(request.pointee.batch_size, 10_000))
-        if isExportEntity {
-            return readExportRows(context, store, entity: entity, since: since, batchSize: batchSize, callback, user)
-        }
         var stoppedWith = WHARF_OK
         do {
-            try store.readRecords(entity: entity, changedSince: since, batchSize: batchSize) { batch in
-                stoppedWith = RecordWriter.withCRecords(batch, entity: entity) { pointer, count in
-                    callback(user, pointer, count)
+            // The flat export entities (orders, order lines, consents, customers) are read as rows of fields.
+            if isExportEntity {
+                try store.readExportRows(entity: entity, changedSince: since, batchSize: batchSize) { rows in
+                    stoppedWith = RecordWriter.withCRecords(fields: rows, entity: entity) { pointer, count in
+                        callback(user, pointer, count)
+                    }
+                    return stoppedWith == WHARF_OK
                 }
-                return stoppedWith == WHARF_OK
+            } else {
+                try store.readRecords(entity: entity, changedSince: since, batchSize: batchSize) { batch in
+                    stoppedWith = RecordWriter.withCRecords(batch, entity: entity) { pointer, count in
+                        callback(user, pointer, count)
+                    }
+                    return stoppedWith == WHARF_OK
+                }
             }
         } catch {
             context.errorMessage = "read_records failed: \(error)"
