@@ -41,8 +41,9 @@
  *   the instance, not in globals (or guard globals itself).
  *
  *   Host API functions that take a `wharf_context *` may only be called on the thread that is running the
- *   operation that received that context, and only while that operation is running — except `log` and
- *   `is_cancelled`, which may be called from any thread a plugin starts, while the operation runs.
+ *   operation that received that context, and only while that operation is running — except `log`,
+ *   `is_cancelled` and the functions of extensions that say so, which may be called from any thread a plugin
+ *   starts, while the operation runs.
  */
 #ifndef WHARF_PLUGIN_H
 #define WHARF_PLUGIN_H
@@ -61,7 +62,7 @@ extern "C" {
 /** The ABI major version. Changed only for incompatible changes; host and plugin majors must be equal. */
 #define WHARF_ABI_MAJOR 1
 /** The ABI minor version. Grows when fields or functions are appended; older plugins keep working. */
-#define WHARF_ABI_MINOR 0
+#define WHARF_ABI_MINOR 1
 
 /** The name of the one symbol a plugin exports. */
 #define WHARF_PLUGIN_ENTRY_SYMBOL "wharf_plugin_entry"
@@ -160,6 +161,21 @@ typedef enum wharf_log_level {
  * Later minors add entities; a host that does not know an entity rejects those records with a clear reason.
  */
 
+/**
+ * One source element (an XML record element, a line, a JSON object) a plugin maps into records, named by a digest
+ * of everything its records depend on. Used with the "wharf.element-digests.v1" extension, which lets a plugin skip
+ * the elements the host already holds unchanged.
+ */
+typedef struct wharf_element_digest {
+    /** A 128-bit digest (two halves) of the element's content AND of everything else that shapes its records: the
+     *  mapping, the plugin's version, document-level values the records take. Equal digests must mean equal
+     *  records. Both halves zero means "no element". */
+    uint64_t digest_high;
+    uint64_t digest_low;
+    /** 1-based position of the element in the operation (across all its files), strictly increasing. */
+    uint64_t sequence;
+} wharf_element_digest;
+
 /** One named field of a record. Frozen: this struct never grows (records hold arrays of it). */
 typedef struct wharf_field {
     /** Field name, NUL-terminated. Owner: the caller of `emit`; valid until `emit` returns. */
@@ -209,6 +225,10 @@ typedef struct wharf_record {
      *  Owner: caller; valid for the call. The host keeps at most 1 KiB of it. */
     const char *raw;
     size_t raw_len;
+    /* Appended in ABI 1.1 (a record whose struct_size ends before it has no element). */
+    /** The source element this record was mapped from, when the plugin asked the host about it with the
+     *  "wharf.element-digests.v1" extension (all zero otherwise): see `wharf_element_digest`. */
+    wharf_element_digest element;
 } wharf_record;
 
 /** Counts of what one `emit` did. Filled in by the host. */
@@ -418,6 +438,44 @@ typedef struct wharf_host_api {
      */
     const char *(*run_parameter)(wharf_context *ctx, const char *name);
 } wharf_host_api;
+
+/* ============================================================================================================= */
+/* Extension "wharf.element-digests.v1": skipping unchanged source elements                                       */
+/* ============================================================================================================= */
+/** The id to pass to `get_extension`. */
+#define WHARF_EXT_ELEMENT_DIGESTS_V1 "wharf.element-digests.v1"
+
+/**
+ * Lets an ingest skip the source elements whose records the host already holds exactly (a re-import of an
+ * unchanged feed, or the unchanged part of a daily full feed) without mapping or emitting them.
+ *
+ * The protocol, per element, in the element order of the source:
+ *   1. The plugin computes the element's `wharf_element_digest` and asks `skip_unchanged`.
+ *   2. Skip: the plugin neither maps nor emits the element. The host counts the records it produced last time as
+ *      unchanged and, in a full inventory snapshot, as present.
+ *   3. No skip: the plugin maps the element and emits its records as usual, each with the digest in
+ *      `wharf_record.element`. The host stores them and remembers the digest when all of them were stored without a
+ *      reject. A plugin that rejects part of an element itself leaves `element` zero in its other records.
+ *
+ * The host answers "skip" only when its rows still hold exactly what that element's records wrote: any later write
+ * to those rows (the REST API, another connector, another element, a snapshot's zeroing, a delete) revokes the
+ * digest, as does a change of the connector's host-side settings. Never for relative inventory deltas, which must
+ * apply again. Owner: host; the table lives as long as the process.
+ */
+typedef struct wharf_element_digests_v1 {
+    /** sizeof(wharf_element_digests_v1) as the host was compiled. */
+    uint32_t struct_size;
+    uint32_t reserved;
+    /**
+     * For each of `count` elements, sets `skip[i]` to 1 when the plugin may skip it, 0 when it must map and emit
+     * it. Elements are asked about in increasing `sequence`, in the order their records would be emitted.
+     * Returns WHARF_OK, WHARF_ERR_INVALID (a NULL array, a zero digest, a sequence not increasing) or
+     * WHARF_ERR_STATE (not during `ingest`); on an error every `skip[i]` is 0.
+     * Thread: any thread, while the `ingest` that received `ctx` runs.
+     */
+    wharf_status (*skip_unchanged)(wharf_context *ctx, const wharf_element_digest *elements, size_t count,
+                                   uint8_t *skip);
+} wharf_element_digests_v1;
 
 /* ============================================================================================================= */
 /* The plugin descriptor                                                                                         */
