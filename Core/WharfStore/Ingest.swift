@@ -69,6 +69,10 @@ extension Store {
         /// then `apply` skips its own validation pass, which would only repeat that one. False by default; set it
         /// only for records straight from the codec (the host's `emit` does), never for values built otherwise.
         public var recordsAreValidated: Bool
+        /// The run's element digests, when its plugin names the source element of each record (see
+        /// `ElementLedger`): rows are then stamped with their element, and elements stored without a reject are
+        /// recorded. Nil by default: rows are written with no element, which revokes the element that owned them.
+        public var elements: ElementLedger?
 
         /// These options for records `validate` has passed already.
         var validatedAlready: ApplyOptions {
@@ -78,10 +82,14 @@ extension Store {
         }
 
         /// Options; by default absolute stock, no run, and every record validated by `apply`.
-        public init(stock: StockMode = .absolute, runID: Int64? = nil, recordsAreValidated: Bool = false) {
+        public init(
+            stock: StockMode = .absolute, runID: Int64? = nil, recordsAreValidated: Bool = false,
+            elements: ElementLedger? = nil
+        ) {
             self.stock = stock
             self.runID = runID
             self.recordsAreValidated = recordsAreValidated
+            self.elements = elements
         }
     }
 
@@ -124,11 +132,22 @@ extension Store {
         public var records: [ModelRecord]
         /// One location per record (same order), or none.
         public var locations: [RecordLocation]
+        /// One source element per record (same order; a tag that `isElement` not for a record without one), or
+        /// none. Used only with `ApplyOptions.elements`.
+        public var elements: [ElementTag]
+        /// Sequences of elements some of whose records did not reach the store (they failed to decode): those
+        /// elements are not recorded as unchanged-skippable.
+        public var failedElements: [UInt64]
 
-        /// A chunk of `records` with their `locations` (one per record, or none).
-        public init(records: [ModelRecord], locations: [RecordLocation] = []) {
+        /// A chunk of `records` with their `locations` and `elements` (one per record, or none).
+        public init(
+            records: [ModelRecord], locations: [RecordLocation] = [], elements: [ElementTag] = [],
+            failedElements: [UInt64] = []
+        ) {
             self.records = records
             self.locations = locations
+            self.elements = elements
+            self.failedElements = failedElements
         }
 
         /// A `nextChunk` for `apply(chunks:…)` that hands out `chunk`, then nil: a whole batch as one chunk.
@@ -238,6 +257,7 @@ extension Store {
         rejects: () -> [NewReject], options: ApplyOptions, now: Int64
     ) throws -> UpsertCounts {
         var upserter = try Upserter(db, now: now)
+        upserter.ledger = options.elements
         if let runID = options.runID, let keys = try Snapshots.memory(db, runID: runID) {
             if options.stock == .relative {
                 throw StoreError(
@@ -255,8 +275,13 @@ extension Store {
         while let chunk = next() {
             try validate(chunk.records, options: options, locations: chunk.locations, firstNumber: before + 1)
             let locations = chunk.locations
+            let ledger = options.elements
+            let elements = ledger == nil ? [] : chunk.elements
+            ledger?.markUnclean(chunk.failedElements)
             for (index, record) in chunk.records.enumerated() {
             do {
+                let element = index < elements.count && elements[index].isElement ? elements[index] : nil
+                upserter.element = element
                 // Records the store may refuse on their own, while the rest of the batch lands: relative stock
                 // below zero, B2B records whose company is unknown, OMS updates that are not a valid transition,
                 // pricing records that contradict their list. A refusal is filed as a reject of the run.
@@ -285,6 +310,11 @@ extension Store {
                     }
                 } else {
                     counts.add(try upserter.upsert(record))
+                }
+                if let element {
+                    ledger!.wrote(element, entity: record)
+                    if refusal != nil || upserter.leftToLaterElement { ledger!.markUnclean(CollectionOfOne(element.sequence)) }
+                    upserter.leftToLaterElement = false
                 }
                 if let refusal {
                     guard let runID = options.runID else {
@@ -321,6 +351,8 @@ extension Store {
                 throw BatchFailure(item: "reject \(index + 1) (of run \(reject.runID))", error: error)
             }
         }
+        // After `rejects()`: the chunks' decoding failures are all known now.
+        try options.elements?.recordCompleted(db, all: false)
         if let cursor {
             let st = try db.statement(
                 """
@@ -379,11 +411,22 @@ extension Store {
         var batchSnapshotSources: [(code: String, number: Int)] = []
         /// Per entity: whether the previous record was new (see the type's comment).
         var expectNew = [Bool](repeating: false, count: 5)
+        /// The run's element digests (see `ElementLedger`), if its records name their source elements.
+        var ledger: ElementLedger?
+        /// The source element of the record being written, if any.
+        var element: ElementTag?
+        /// Set when a row was left to a later element of the run (see `ElementLedger`); the caller resets it.
+        var leftToLaterElement = false
+        /// The owner revoked last, so an element's several rows revoke it once.
+        private var lastRevoked: Int64?
 
-        /// The probe, insert and update statements of one entity, which share their parameter numbers.
+        /// The probe, insert and update statements of one entity, which share their parameter numbers. Entities
+        /// whose rows name their element (products, prices, stock) also bind the owner as ?9, probe it as column 1,
+        /// and have `claim`, which sets only the owner.
         struct Statements {
             let probe, insert, update: Statement
             let slot: Int
+            var claim: Statement? = nil
         }
 
         init(_ db: Connection, now: Int64) throws(SQLiteError) {
@@ -393,53 +436,62 @@ extension Store {
                 probe: try db.statement(
                     """
                     SELECT name IS NOT ?2 OR description IS NOT ?3 OR status IS NOT ?4 OR attributes IS NOT ?5
-                        OR content_digest IS NOT ?7
+                        OR content_digest IS NOT ?7, element_owner
                     FROM products WHERE sku = ?1
                     """),
                 insert: try db.statement(
                     """
-                    INSERT INTO products (sku, name, description, status, attributes, created_at, updated_at, content_digest)
-                    VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?6, ?7) ON CONFLICT (sku) DO NOTHING
+                    INSERT INTO products (sku, name, description, status, attributes, created_at, updated_at, content_digest,
+                        element_owner)
+                    VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?6, ?7, ?9) ON CONFLICT (sku) DO NOTHING
                     """),
                 update: try db.statement(
                     """
                     UPDATE products SET name = ?2, description = ?3, status = ?4, attributes = ?5, updated_at = ?6,
-                        content_digest = ?7
+                        content_digest = ?7, element_owner = ?9
                     WHERE sku = ?1 AND (name IS NOT ?2 OR description IS NOT ?3 OR status IS NOT ?4 OR attributes IS NOT ?5
                         OR content_digest IS NOT ?7)
                     """),
-                slot: 0)
+                slot: 0,
+                claim: try db.statement("UPDATE products SET element_owner = ?9 WHERE sku = ?1"))
             price = Statements(
                 probe: try db.statement(
-                    "SELECT amount IS NOT ?3 FROM base_prices WHERE sku = ?1 AND currency = ?2 AND min_quantity = ?5"),
+                    """
+                    SELECT amount IS NOT ?3, element_owner FROM base_prices
+                    WHERE sku = ?1 AND currency = ?2 AND min_quantity = ?5
+                    """),
                 insert: try db.statement(
                     """
-                    INSERT INTO base_prices (sku, currency, min_quantity, amount, updated_at) VALUES (?1, ?2, ?5, ?3, ?4)
-                    ON CONFLICT (sku, currency, min_quantity) DO NOTHING
+                    INSERT INTO base_prices (sku, currency, min_quantity, amount, updated_at, element_owner)
+                    VALUES (?1, ?2, ?5, ?3, ?4, ?9) ON CONFLICT (sku, currency, min_quantity) DO NOTHING
                     """),
                 update: try db.statement(
                     """
-                    UPDATE base_prices SET amount = ?3, updated_at = ?4
+                    UPDATE base_prices SET amount = ?3, updated_at = ?4, element_owner = ?9
                     WHERE sku = ?1 AND currency = ?2 AND min_quantity = ?5 AND amount IS NOT ?3
                     """),
-                slot: 1)
+                slot: 1,
+                claim: try db.statement(
+                    "UPDATE base_prices SET element_owner = ?9 WHERE sku = ?1 AND currency = ?2 AND min_quantity = ?5"))
             stock = Statements(
                 probe: try db.statement(
                     """
-                    SELECT quantity IS NOT ?3 OR status IS NOT ?4 FROM inventory_source_items
+                    SELECT quantity IS NOT ?3 OR status IS NOT ?4, element_owner FROM inventory_source_items
                     WHERE sku = ?1 AND source_code = ?2
                     """),
                 insert: try db.statement(
                     """
-                    INSERT INTO inventory_source_items (sku, source_code, quantity, status, updated_at)
-                    VALUES (?1, ?2, ?3, ?4, ?5) ON CONFLICT (sku, source_code) DO NOTHING
+                    INSERT INTO inventory_source_items (sku, source_code, quantity, status, updated_at, element_owner)
+                    VALUES (?1, ?2, ?3, ?4, ?5, ?9) ON CONFLICT (sku, source_code) DO NOTHING
                     """),
                 update: try db.statement(
                     """
-                    UPDATE inventory_source_items SET quantity = ?3, status = ?4, updated_at = ?5
+                    UPDATE inventory_source_items SET quantity = ?3, status = ?4, updated_at = ?5, element_owner = ?9
                     WHERE sku = ?1 AND source_code = ?2 AND (quantity IS NOT ?3 OR status IS NOT ?4)
                     """),
-                slot: 2)
+                slot: 2,
+                claim: try db.statement(
+                    "UPDATE inventory_source_items SET element_owner = ?9 WHERE sku = ?1 AND source_code = ?2"))
             source = Statements(
                 probe: try db.statement("SELECT name IS NOT ?2 OR enabled IS NOT ?3 FROM sources WHERE code = ?1"),
                 insert: try db.statement(
@@ -676,6 +728,60 @@ extension Store {
 
         /// One upsert with `statements`, binding only the statements that run (see the type's comment).
         private mutating func upsert(_ statements: Statements, _ bind: (Statement) -> Void) throws(SQLiteError)
+            -> UpsertOutcome
+        {
+            guard statements.claim != nil else { return try upsertUnowned(statements, bind) }
+            let owner = element?.owner
+            func bindAll(_ st: Statement) {
+                bind(st)
+                st.bind(9, owner)
+            }
+            if expectNew[statements.slot] {
+                bindAll(statements.insert)
+                try statements.insert.run()
+                if db.changes > 0 { return .inserted }
+                // Taken: the probe below reads the row's owner.
+                expectNew[statements.slot] = false
+            }
+            let probe = statements.probe
+            bindAll(probe)
+            let found = try probe.step()
+            let differs = found && probe.int64(0) != 0
+            let previousOwner: Int64? = found && !probe.isNull(1) ? probe.int64(1) : nil
+            probe.reset()
+            if !found {
+                bindAll(statements.insert)
+                try statements.insert.run()
+                expectNew[statements.slot] = true
+                return .inserted
+            }
+            if previousOwner != owner {
+                if let previousOwner {
+                    // The row is about to name another writer: its element's digest no longer describes it.
+                    if ledger?.takeover(owner: previousOwner, bySequence: element?.sequence ?? 0) == .leave {
+                        leftToLaterElement = true
+                        return .unchanged
+                    }
+                    if lastRevoked != previousOwner {
+                        try Store.revokeElement(db, owner: previousOwner)
+                        lastRevoked = previousOwner
+                    }
+                }
+                if !differs {
+                    bindAll(statements.claim!)
+                    try statements.claim!.run()
+                    return .unchanged
+                }
+            } else if !differs {
+                return .unchanged
+            }
+            bindAll(statements.update)
+            try statements.update.run()
+            return db.changes > 0 ? .updated : .unchanged
+        }
+
+        /// `upsert` for the entities whose rows name no element (sources, categories).
+        private mutating func upsertUnowned(_ statements: Statements, _ bind: (Statement) -> Void) throws(SQLiteError)
             -> UpsertOutcome
         {
             if expectNew[statements.slot] {

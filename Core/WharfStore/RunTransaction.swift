@@ -139,16 +139,26 @@ extension Store {
         }
 
         /// `Store.finishSnapshot` inside the run's transaction: the zeroing commits or rolls back with the run.
-        public func finishSnapshot(runID: Int64, absent: AbsentStock) throws(StoreError) -> Int64 {
+        public func finishSnapshot(runID: Int64, absent: AbsentStock, elements: ElementLedger? = nil) throws(StoreError) -> Int64 {
             try checkOpen("finish an inventory snapshot")
             let outcome: Snapshots.Finish
             do {
                 outcome = try Snapshots.finishInTransaction(
-                    db, runID: runID, absent: absent, now: Timestamp.now().millisecondsSinceEpoch)
+                    db, runID: runID, absent: absent, now: Timestamp.now().millisecondsSinceEpoch, elements: elements)
             } catch {
                 throw store.describe(error, "finish the inventory snapshot of run \(runID)")
             }
             return try outcome.zeroed(path: store.path, runID: runID)
+        }
+
+        /// `Store.recordElements` inside the run's transaction.
+        public func recordElements(_ elements: ElementLedger) throws(StoreError) {
+            try checkOpen("record element digests")
+            do {
+                try inSavepoint { try elements.recordCompleted(db, all: true) }
+            } catch {
+                throw store.describe(error, "record the element digests of connector '\(elements.connector)'")
+            }
         }
 
         /// `Store.abandonSnapshot` inside the run's transaction.

@@ -35,10 +35,13 @@ extension Store {
     /// Fails with `.misuse` when no snapshot is open for the run (never begun, already finished or abandoned, or
     /// begun by a process that has since stopped), and — without zeroing anything — when the run is recorded as
     /// failed or cancelled: an incomplete snapshot must not erase stock. Call `abandonSnapshot` for such runs.
-    public func finishSnapshot(runID: Int64, absent: AbsentStock) throws(StoreError) -> Int64 {
+    ///
+    /// `elements`: the run's element digests. The stock rows of the elements the plugin skipped as unchanged count
+    /// as delivered, and so do their sources; a row that is zeroed no longer belongs to its element.
+    public func finishSnapshot(runID: Int64, absent: AbsentStock, elements: ElementLedger? = nil) throws(StoreError) -> Int64 {
         let now = Timestamp.now().millisecondsSinceEpoch
         let outcome = try write("finish the inventory snapshot of run \(runID)") { db in
-            try Snapshots.finishInTransaction(db, runID: runID, absent: absent, now: now)
+            try Snapshots.finishInTransaction(db, runID: runID, absent: absent, now: now, elements: elements)
         }
         return try outcome.zeroed(path: path, runID: runID)
     }
@@ -174,11 +177,13 @@ extension Store {
         }
 
         /// `finish` in its own transaction, or inside the run transaction that is open on `db`.
-        static func finishInTransaction(_ db: Connection, runID: Int64, absent: AbsentStock, now: Int64) throws -> Finish {
+        static func finishInTransaction(
+            _ db: Connection, runID: Int64, absent: AbsentStock, now: Int64, elements: ElementLedger? = nil
+        ) throws -> Finish {
             if db.inTransaction {
                 try db.statement("SAVEPOINT wharf_snapshot").run()
                 do {
-                    let zeroed = try finish(db, runID: runID, absent: absent, now: now)
+                    let zeroed = try finish(db, runID: runID, absent: absent, now: now, elements: elements)
                     try db.statement("RELEASE wharf_snapshot").run()
                     return zeroed
                 } catch {
@@ -189,10 +194,12 @@ extension Store {
                     throw error
                 }
             }
-            return try db.transaction { try finish(db, runID: runID, absent: absent, now: now) }
+            return try db.transaction { try finish(db, runID: runID, absent: absent, now: now, elements: elements) }
         }
 
-        static func finish(_ db: Connection, runID: Int64, absent: AbsentStock, now: Int64) throws -> Finish {
+        static func finish(
+            _ db: Connection, runID: Int64, absent: AbsentStock, now: Int64, elements: ElementLedger? = nil
+        ) throws -> Finish {
             guard try isOpen(db, runID: runID) else {
                 throw StoreError(
                     code: .misuse,
@@ -208,21 +215,42 @@ extension Store {
                 }
                 // Cut the memory back to what SQLite committed before the function reads it.
                 _ = try memory(db, runID: runID)
+                if let elements {
+                    // The sources of skipped elements were delivered, though none of their records was emitted.
+                    let source = try db.statement(
+                        "INSERT INTO temp.snapshot_sources (run_id, source_code) VALUES (?1, ?2) ON CONFLICT DO NOTHING")
+                    for code in elements.skippedSources() {
+                        source.bind(1, runID)
+                        source.bind(2, code)
+                        try source.run()
+                    }
+                }
+                db.elementLedger = elements
+                defer { db.elementLedger = nil }
+                // A zeroed row no longer holds what its element wrote: RETURNING names the owners to revoke. (The
+                // row keeps naming its element, whose digest is gone: RETURNING shows the row as updated.)
                 let st = try db.statement(
                     """
                     UPDATE inventory_source_items SET quantity = 0, status = 'out_of_stock', updated_at = ?2
                     WHERE source_code IN (SELECT source_code FROM temp.snapshot_sources WHERE run_id = ?1)
                         AND (quantity <> 0 OR status <> 'out_of_stock')
                         AND NOT wharf_snapshot_seen(?1, source_code, sku)
+                        AND NOT wharf_element_skipped(element_owner)
                         AND NOT EXISTS (
                             SELECT 1 FROM temp.snapshot_seen AS seen
                             WHERE seen.run_id = ?1 AND seen.source_code = inventory_source_items.source_code
                                 AND seen.sku = inventory_source_items.sku)
+                    RETURNING element_owner
                     """)
                 st.bind(1, runID)
                 st.bind(2, now)
-                try st.run()
-                zeroed = Int64(db.changes)
+                var owners: Set<Int64> = []
+                while try st.step() {
+                    zeroed += 1
+                    if !st.isNull(0) { owners.insert(st.int64(0)) }
+                }
+                st.reset()
+                for owner in owners { try Store.revokeElement(db, owner: owner) }
             }
             try forget(db, runID: runID)
             return .zeroed(zeroed)

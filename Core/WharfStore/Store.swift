@@ -76,6 +76,7 @@ public final class Store: Sendable {
             let memory = SnapshotMemory()
             try memory.register(on: writer)
             writer.snapshotMemory = memory
+            try Store.registerElementFunctions(on: writer)
         } catch {
             throw StoreError(
                 code: .cannotOpen, message: "cannot open database \(path): cannot create temporary tables: \(error.message)",

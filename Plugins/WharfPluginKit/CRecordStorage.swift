@@ -100,7 +100,7 @@ final class CRecordStorage {
                 to: wharf_record(
                     struct_size: UInt32(MemoryLayout<wharf_record>.size), field_count: UInt32(record.fields.count),
                     entity: entity, fields: record.fields.isEmpty ? nil : UnsafePointer(firstField),
-                    location: location, raw: raw, raw_len: rawLength))
+                    location: location, raw: raw, raw_len: rawLength, element: wharf_element_digest()))
             recordIndex += 1
         }
         return recordIndex

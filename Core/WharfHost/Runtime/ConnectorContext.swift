@@ -54,6 +54,10 @@ final class ConnectorContext: @unchecked Sendable {
     /// `onError: fail`: rejects to store after the run's transaction is rolled back, so the run says why.
     var rejectsToKeep: [NewReject] = []
 
+    /// The run's element digests, when its records may name their source elements (ingest of absolute data).
+    /// Set before the plugin is called and never changed during it: `skip_unchanged` reads it from plugin threads.
+    var elementLedger: Store.ElementLedger?
+
     /// Counts of this call's records (ingest).
     var counts = RunCounts()
     /// The plugin's explanation of its failure (`set_error`), with every secret value handed out masked.
@@ -180,6 +184,7 @@ final class ConnectorContext: @unchecked Sendable {
             }
         }
         pendingRejects.removeAll()
+        addSkippedElements()
         counts.read += read
         counts.inserted += result.inserted
         counts.updated += result.updated
@@ -190,6 +195,14 @@ final class ConnectorContext: @unchecked Sendable {
             rejected: Int64(invalidCount) + result.rejected)
         if let newCursor { cursor = .some(newCursor) }
         return result
+    }
+
+    /// Adds the records of the elements the plugin skipped as unchanged since the last call to the run's counts.
+    func addSkippedElements() {
+        guard let skipped = elementLedger?.takeSkipped(), skipped.elements > 0 else { return }
+        counts.read += skipped.records
+        counts.unchanged += skipped.records
+        progress?.addBatch(read: skipped.records, inserted: 0, updated: 0, unchanged: skipped.records, rejected: 0)
     }
 
     /// Writes rejects that did not travel with a batch.

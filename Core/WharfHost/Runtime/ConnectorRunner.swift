@@ -155,6 +155,15 @@ public struct ConnectorRunner: Sendable {
         context.applyOptions = Store.ApplyOptions(stock: relative ? .relative : .absolute, runID: runID)
         context.decodeOptions = RecordDecodingOptions(stockQuantityIsAdjustment: relative)
         let absent: Store.AbsentStock? = policy.mode == .full ? (policy.absent == .zero ? .zero : .keep) : nil
+        // A relative delta must apply again every time: no element of it is ever skipped.
+        let ledger =
+            relative
+            ? nil
+            : Store.ElementLedger(
+                store: deployment.store, connector: connector.name,
+                settings: Self.elementSettings(connector, plugin: plugin.info))
+        context.elementLedger = ledger
+        context.applyOptions.elements = ledger
 
         if connector.onError == .fail {
             return try performInOneTransaction(context, instance: instance, ingest: ingest, absent: absent, runID: runID)
@@ -166,6 +175,7 @@ public struct ConnectorRunner: Sendable {
             throw RunFailure(message: "could not start the inventory snapshot: \(error)", counts: context.counts)
         }
         let status = withExtendedLifetime(context) { ingest(instance, context.opaque) }
+        context.addSkippedElements()
         do {
             try context.flushRejects()
         } catch {
@@ -173,9 +183,17 @@ public struct ConnectorRunner: Sendable {
             throw RunFailure(message: "could not store the plugin's rejects: \(error)", counts: context.counts)
         }
         if status == WHARF_OK {
+            if let ledger {
+                do {
+                    try store.recordElements(ledger)
+                } catch {
+                    // Only the last element's digest is lost: it is mapped again next time.
+                    deployment.logger.log(.warning, "could not record the last element digest", fields: context.logFields + [("error", "\(error)")])
+                }
+            }
             if let absent {
                 do {
-                    let zeroed = try store.finishSnapshot(runID: runID, absent: absent)
+                    let zeroed = try store.finishSnapshot(runID: runID, absent: absent, elements: ledger)
                     context.counts.updated += zeroed
                     if zeroed > 0 {
                         deployment.logger.log(.info, "snapshot set items it did not name to zero", fields: context.logFields + [("items", String(zeroed))])
@@ -194,6 +212,18 @@ public struct ConnectorRunner: Sendable {
         throw RunFailure(message: Self.explain(status, context.errorMessage), counts: context.counts)
     }
 
+    /// The host-side settings a connector's element digests depend on (see `Store.ElementLedger`): a change to any
+    /// drops them. The plugin folds its own (the mapping, its version) into each digest; the mapping and plugin are
+    /// repeated here so that a plugin that forgets cannot make the host skip on stale digests.
+    static func elementSettings(_ connector: ConnectorConfig, plugin: PluginInfo) -> String {
+        let policy = connector.inventory
+        return [
+            "element-digests 1", "plugin \(plugin.id) \(plugin.version) abi \(plugin.abiMajor).\(plugin.abiMinor)",
+            "inventory \(policy.mode.rawValue) \(policy.delta.rawValue) \(policy.absent.rawValue)",
+            "mapping \(connector.mapping.jsonText())",
+        ].joined(separator: "\n")
+    }
+
     /// `onError: fail`: the whole run is one transaction; the first reject (or any failure) rolls everything back,
     /// cursor included, and only the rejects are kept, so the run says why.
     private func performInOneTransaction(
@@ -210,12 +240,16 @@ public struct ConnectorRunner: Sendable {
                 defer { context.runWriter = nil }
                 if absent != nil { try writer.beginSnapshot(runID: runID) }
                 let status = withExtendedLifetime(context) { ingest(instance, context.opaque) }
+                context.addSkippedElements()
                 try context.flushRejects()
                 guard status == WHARF_OK, context.failingReject == nil else {
                     if absent != nil { try? writer.abandonSnapshot(runID: runID) }
                     throw RolledBack(status: status)
                 }
-                if let absent { context.counts.updated += try writer.finishSnapshot(runID: runID, absent: absent) }
+                if let ledger = context.elementLedger { try writer.recordElements(ledger) }
+                if let absent {
+                    context.counts.updated += try writer.finishSnapshot(runID: runID, absent: absent, elements: context.elementLedger)
+                }
             }
             return context.counts
         } catch {

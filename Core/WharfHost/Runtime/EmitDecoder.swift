@@ -98,17 +98,33 @@ final class EmitDecoder: @unchecked Sendable {
         locations.reserveCapacity(range.count)
         var failures: [(index: Int, error: FieldError)] = []
         var sources = LocationReader()
+        // Elements only when the plugin's records are large enough to name them (ABI 1.1).
+        let named = stride >= MemoryLayout<wharf_record>.size
+        var elements: [Store.ElementTag] = []
+        var failedElements: [UInt64] = []
         for index in range {
             let record = RecordReader.record(at: base + index * stride, size: stride)
+            let element = named ? RecordReader.element(record) : nil
             switch RecordReader.decode(record, options: options) {
             case .success(let model):
+                if let element {
+                    if elements.isEmpty { elements.reserveCapacity(range.count) }
+                    // Records before the first named one get "no element" tags.
+                    while elements.count < records.count { elements.append(Store.ElementTag(high: 0, low: 0, sequence: 0)) }
+                    elements.append(element)
+                } else if !elements.isEmpty {
+                    elements.append(Store.ElementTag(high: 0, low: 0, sequence: 0))
+                }
                 records.append(model)
                 locations.append(sources.location(record.location))
             case .failure(let error):
                 failures.append((index, error))
+                if let element { failedElements.append(element.sequence) }
             }
         }
-        return Decoded(chunk: Store.RecordChunk(records: records, locations: locations), failures: failures)
+        return Decoded(
+            chunk: Store.RecordChunk(records: records, locations: locations, elements: elements, failedElements: failedElements),
+            failures: failures)
     }
 
     private func decode(number: Int) -> Decoded {

@@ -29,7 +29,7 @@ public enum HostServices {
             set_error: { ctx, message in HostServices.setError(ctx, message) },
             read_records: { ctx, request, callback, user in HostServices.readRecords(ctx, request, callback, user) },
             set_response: { ctx, data, length in HostServices.setResponse(ctx, data, length) },
-            get_extension: { _ in nil },
+            get_extension: { id in HostServices.extension(id) },
             resolve_path: { ctx, path in HostServices.resolvePath(ctx, path) },
             report_progress: { ctx, done, total in ConnectorContext.from(ctx)?.progress?.report(done: done, total: total) },
             cursor_set: { ctx, cursor in HostServices.cursorSet(ctx, cursor) },
@@ -39,10 +39,61 @@ public enum HostServices {
         return UnsafePointer(table)
     }()
 
+    /// The "wharf.element-digests.v1" table (see wharf_plugin.h); lives for the life of the process.
+    nonisolated(unsafe) static let elementDigests: UnsafePointer<wharf_element_digests_v1> = {
+        let table = UnsafeMutablePointer<wharf_element_digests_v1>.allocate(capacity: 1)
+        table.initialize(to: wharf_element_digests_v1(
+            struct_size: UInt32(MemoryLayout<wharf_element_digests_v1>.size), reserved: 0,
+            skip_unchanged: { ctx, elements, count, skip in HostServices.skipUnchanged(ctx, elements, count, skip) }))
+        return UnsafePointer(table)
+    }()
+
     /// Entities the host accepts in records and can read back for exports.
     public static let entities: Set<String> = ["source", "product", "price", "stock"]
 
     // MARK: Not public
+
+    static func `extension`(_ id: UnsafePointer<CChar>?) -> UnsafeRawPointer? {
+        guard let id else { return nil }
+        if strcmp(id, WHARF_EXT_ELEMENT_DIGESTS_V1) == 0 { return UnsafeRawPointer(elementDigests) }
+        return nil
+    }
+
+    /// `skip_unchanged`: may run on any plugin thread during ingest, so it touches only the run's ledger (which
+    /// locks) and, to explain an error, `errorMessage` (last write wins, as with `set_error`).
+    static func skipUnchanged(
+        _ ctx: OpaquePointer?, _ elements: UnsafePointer<wharf_element_digest>?, _ count: Int,
+        _ skip: UnsafeMutablePointer<UInt8>?
+    ) -> wharf_status {
+        guard let context = ConnectorContext.from(ctx) else { return WHARF_ERR_STATE }
+        guard count == 0 || (elements != nil && skip != nil) else {
+            context.errorMessage = "skip_unchanged was given \(count) elements but a NULL array"
+            return WHARF_ERR_INVALID
+        }
+        guard let elements, let skip else { return WHARF_OK }
+        skip.update(repeating: 0, count: count)
+        guard context.phase == .ingest else {
+            context.errorMessage = "skip_unchanged is only allowed during ingest (called during \(context.phase.rawValue))"
+            return WHARF_ERR_STATE
+        }
+        guard let ledger = context.elementLedger else { return WHARF_OK }
+        for index in 0..<count {
+            let element = elements[index]
+            guard let tag = RecordReader.element(element) else {
+                context.errorMessage = "skip_unchanged: element \(index + 1) has a zero digest"
+                skip.update(repeating: 0, count: count)
+                return WHARF_ERR_INVALID
+            }
+            do {
+                skip[index] = try ledger.skipUnchanged(tag) ? 1 : 0
+            } catch {
+                skip.update(repeating: 0, count: count)
+                context.errorMessage = "skip_unchanged: \(error)"
+                return error.code == .invalidArgument ? WHARF_ERR_INVALID : WHARF_ERR_IO
+            }
+        }
+        return WHARF_OK
+    }
 
     static func log(_ ctx: OpaquePointer?, _ level: wharf_log_level, _ message: UnsafePointer<CChar>?) {
         guard let context = ConnectorContext.from(ctx), let message else { return }

@@ -1,11 +1,21 @@
 import Foundation
 import WharfABI
 import WharfModel
+import WharfStore
 
 /// Reads `wharf_record`s a plugin handed over into model values.
 enum RecordReader {
-    /// The smallest record a plugin may hand over: ABI 1.0's layout.
-    static let minimumRecordSize = MemoryLayout<wharf_record>.size
+    /// The smallest record a plugin may hand over: ABI 1.0's layout (which ended before `element`).
+    static let minimumRecordSize = MemoryLayout<wharf_record>.offset(of: \wharf_record.element)!
+
+    /// The source element of a record, when its plugin's record layout has one and names it.
+    static func element(_ record: wharf_record) -> Store.ElementTag? { element(record.element) }
+
+    /// The tag of an element a plugin names, or nil for an all-zero digest ("no element").
+    static func element(_ element: wharf_element_digest) -> Store.ElementTag? {
+        guard element.digest_high != 0 || element.digest_low != 0 else { return nil }
+        return Store.ElementTag(high: element.digest_high, low: element.digest_low, sequence: element.sequence)
+    }
 
     /// The record at `address`, written by a plugin whose `wharf_record` is `size` bytes. Members past `size` read
     /// as absent (zero), so a record from an older minor is never read past its end.

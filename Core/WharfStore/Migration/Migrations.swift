@@ -462,6 +462,37 @@ enum Migrations {
                 DROP INDEX IF EXISTS inventory_source_items_by_source;
                 DROP INDEX IF EXISTS categories_by_updated_at;
                 """),
+        Migration(
+            version: 11, name: "element digests: skipping unchanged source elements",
+            sql: """
+                -- Which source element (its digest's high half) last wrote each catalog row; NULL for any other
+                -- writer. A write that changes it revokes the old element's digest (see Store.ElementLedger).
+                ALTER TABLE products ADD COLUMN element_owner INTEGER;
+                ALTER TABLE base_prices ADD COLUMN element_owner INTEGER;
+                ALTER TABLE inventory_source_items ADD COLUMN element_owner INTEGER;
+                -- One row per connector that records digests, with the host-side settings they depend on.
+                CREATE TABLE element_digest_sets (
+                    id          INTEGER PRIMARY KEY,
+                    connector   TEXT NOT NULL UNIQUE,
+                    settings    TEXT NOT NULL
+                );
+                -- The distinct sets of stock sources the elements of a connector deliver (few: warehouses).
+                CREATE TABLE element_source_sets (
+                    set_id      INTEGER NOT NULL,
+                    number      INTEGER NOT NULL,
+                    sources     TEXT NOT NULL,                       -- source codes, sorted, one per line
+                    PRIMARY KEY (set_id, number)
+                ) WITHOUT ROWID;
+                -- The elements whose rows still hold exactly what their records wrote: high and low halves of the
+                -- digest; meta packs the counts of product, price and stock records (8 bits each) and the number of
+                -- the element's source set (16 bits, 0 for none).
+                CREATE TABLE element_digests (
+                    high        INTEGER PRIMARY KEY,
+                    low         INTEGER NOT NULL,
+                    set_id      INTEGER NOT NULL,
+                    meta        INTEGER NOT NULL
+                );
+                """),
     ]
 
     /// Brings the database on `db` (the writer) to the latest version (or to `target`, for tests that build an

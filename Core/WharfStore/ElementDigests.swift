@@ -1,0 +1,406 @@
+import CSQLite
+import Foundation
+import WharfModel
+
+extension Store {
+    /// The source element (an XML record element, a line) a record was mapped from, named by the plugin's digest of
+    /// everything the element's records depend on (see wharf_plugin.h, `wharf_element_digest`).
+    public struct ElementTag: Sendable, Hashable {
+        /// The digest's high half; also the owner id written into the rows the element's records store.
+        public var high: UInt64
+        /// The digest's low half.
+        public var low: UInt64
+        /// 1-based position of the element in its run, strictly increasing.
+        public var sequence: UInt64
+
+        /// A tag; `high` and `low` both zero mean "no element".
+        public init(high: UInt64, low: UInt64, sequence: UInt64) {
+            self.high = high
+            self.low = low
+            self.sequence = sequence
+        }
+
+        /// Whether this names an element (a digest that is not all zero).
+        public var isElement: Bool { high != 0 || low != 0 }
+
+        /// The owner id stored in `element_owner` columns: the high half as SQLite's signed integer.
+        var owner: Int64 { Int64(bitPattern: high) }
+    }
+
+    /// What an ingest run skipped as unchanged, by entity: the records the skipped elements produced last time.
+    public struct SkippedRecords: Sendable, Hashable {
+        /// Skipped elements.
+        public var elements: Int64 = 0
+        /// Their product records.
+        public var products: Int64 = 0
+        /// Their price records.
+        public var prices: Int64 = 0
+        /// Their stock records.
+        public var stock: Int64 = 0
+
+        /// Nothing skipped.
+        public init() {}
+
+        /// All their records.
+        public var records: Int64 { products + prices + stock }
+    }
+
+    /// The element digests of one connector during one ingest run: which source elements the store already holds
+    /// exactly, so the plugin may skip them without mapping or emitting them (the "wharf.element-digests.v1"
+    /// extension of the plugin ABI).
+    ///
+    /// The rule that keeps a skip safe: a digest is in `element_digests` only while every row its element's records
+    /// wrote still holds exactly what they wrote. Each product, base price and stock row names the element that last
+    /// wrote it (`element_owner`, the digest's high half, NULL for any other writer), and every write that changes a
+    /// row's owner — the REST API, another connector, another element, a snapshot's zeroing, a delete — deletes the
+    /// old owner's digest in the same transaction. A digest is recorded only once all of its element's records were
+    /// stored without a reject, in the transaction of the batch that ends the element (or at the run's end). The
+    /// digests of a connector also depend on its host-side settings (`settings`): when those differ from the ones
+    /// the digests were recorded under, they are all dropped.
+    ///
+    /// Order within a run: the plugin asks ahead of the writer (its parser runs on another thread). When an element
+    /// being written would take over a row whose owner was already answered "skip" with a LATER sequence, the row is
+    /// left to that later element — which is what applying both in order would have left — and the earlier element
+    /// is not recorded.
+    ///
+    /// Memory: the connector's digests are loaded on the first question, into sorted arrays of about 32 bytes a
+    /// digest (32 MB for a million elements).
+    ///
+    /// Threading: `skipUnchanged` may be called from any thread; the writer-side methods run under the store's
+    /// writer lock. One lock guards the shared state.
+    public final class ElementLedger: @unchecked Sendable, Hashable {
+        /// The connector whose run this is.
+        public let connector: String
+        /// The host-side settings the digests depend on (plugin id and version, inventory policy, …), as text.
+        public let settings: String
+        private let store: Store
+        private let lock = NSLock()
+
+        // Shared (under `lock`).
+        private var loaded = false
+        /// Digests by high half, sorted by `Int64(bitPattern: high)`.
+        private var highs: [Int64] = []
+        private var lows: [UInt64] = []
+        private var metas: [UInt64] = []
+        /// Per digest: the sequence it was answered "skip" with in this run (0: not skipped).
+        private var skippedAt: [UInt64] = []
+        /// Owners revoked before the digests were loaded: applied to them when they are.
+        private var revokedBeforeLoad: Set<Int64> = []
+        private var sourceSets: [Int: [String]] = [:]
+        private var skipped = SkippedRecords()
+        private var skippedSourceSets: Set<Int> = []
+        private var lastAsked: UInt64 = 0
+
+        // Writer side (under the writer lock).
+        /// The connector's row id in `element_digest_sets`, once the writer checked its settings in this run.
+        private var setID: Int64?
+        private var writerSourceSets: [String: Int] = [:]
+        /// Elements whose records are all written (the last one may still grow: `pending`).
+        private var completed: [Accumulated] = []
+        private var pending: Accumulated?
+        /// Elements that must not be recorded (a record rejected, a row left to a later element).
+        private var unclean: Set<UInt64> = []
+
+        /// What the writer gathers about one element while its records are written.
+        struct Accumulated {
+            var tag: ElementTag
+            var products = 0
+            var prices = 0
+            var stock = 0
+            var sources: [String] = []
+            var clean = true
+        }
+
+        /// A ledger for a run of `connector` whose digests were recorded under `settings`.
+        public init(store: Store, connector: String, settings: String) {
+            self.store = store
+            self.connector = connector
+            self.settings = settings
+        }
+
+        /// Identity: one ledger per run.
+        public static func == (a: ElementLedger, b: ElementLedger) -> Bool { a === b }
+        /// Identity.
+        public func hash(into hasher: inout Hasher) { hasher.combine(ObjectIdentifier(self)) }
+
+        // MARK: The plugin's question
+
+        /// Whether the plugin may skip `element`: the store holds exactly what its records wrote last time. A yes
+        /// counts the element's records as skipped (see `takeSkipped`). Loads the connector's digests on the first
+        /// call. Throws `.invalidArgument` for a sequence that does not increase, and what reading the store throws.
+        public func skipUnchanged(_ element: ElementTag) throws(StoreError) -> Bool {
+            lock.lock()
+            defer { lock.unlock() }
+            guard element.sequence > lastAsked else {
+                throw StoreError(
+                    code: .invalidArgument,
+                    message: "element sequence \(element.sequence) was asked after \(lastAsked); a plugin must ask about "
+                        + "elements in increasing sequence")
+            }
+            lastAsked = element.sequence
+            if !loaded { try load() }
+            guard let index = find(Int64(bitPattern: element.high)), lows[index] == element.low,
+                metas[index] & Self.revokedBit == 0
+            else { return false }
+            if skippedAt[index] == 0 { skippedAt[index] = element.sequence }
+            let meta = metas[index]
+            skipped.elements += 1
+            skipped.products += Int64(meta & 0xFF)
+            skipped.prices += Int64((meta >> 8) & 0xFF)
+            skipped.stock += Int64((meta >> 16) & 0xFF)
+            let set = Int((meta >> 24) & 0xFFFF)
+            if set != 0 { skippedSourceSets.insert(set) }
+            return true
+        }
+
+        /// What was skipped since the last call (the caller adds it to the run's counts).
+        public func takeSkipped() -> SkippedRecords {
+            lock.lock()
+            defer { lock.unlock() }
+            let taken = skipped
+            skipped = SkippedRecords()
+            return taken
+        }
+
+        // MARK: Loading
+
+        private static let revokedBit: UInt64 = 1 << 63
+
+        /// Reads the connector's digests (when recorded under the same settings) into the sorted arrays.
+        private func load() throws(StoreError) {
+            let connector = self.connector, settings = self.settings
+            struct Loaded { var highs: [Int64] = [], lows: [UInt64] = [], metas: [UInt64] = [], sets: [Int: [String]] = [:] }
+            let result = try store.read("read the element digests of connector '\(connector)'") { db -> Loaded in
+                var out = Loaded()
+                try db.execute("BEGIN")
+                defer { try? db.execute("COMMIT") }
+                let set = try db.statement("SELECT id, settings FROM element_digest_sets WHERE connector = ?1")
+                defer { set.reset() }
+                set.bind(1, connector)
+                guard try set.step(), set.text(1) == settings else { return out }
+                let id = set.int64(0)
+                let sets = try db.statement("SELECT number, sources FROM element_source_sets WHERE set_id = ?1")
+                defer { sets.reset() }
+                sets.bind(1, id)
+                while try sets.step() {
+                    out.sets[Int(sets.int64(0))] = sets.text(1).split(separator: "\n", omittingEmptySubsequences: false).map(String.init)
+                }
+                let rows = try db.statement("SELECT high, low, meta FROM element_digests WHERE set_id = ?1 ORDER BY high")
+                defer { rows.reset() }
+                rows.bind(1, id)
+                while try rows.step() {
+                    out.highs.append(rows.int64(0))
+                    out.lows.append(UInt64(bitPattern: rows.int64(1)))
+                    out.metas.append(UInt64(bitPattern: rows.int64(2)))
+                }
+                return out
+            }
+            highs = result.highs
+            lows = result.lows
+            metas = result.metas
+            sourceSets = result.sets
+            skippedAt = [UInt64](repeating: 0, count: highs.count)
+            loaded = true
+            for owner in revokedBeforeLoad {
+                if let index = find(owner) { metas[index] |= Self.revokedBit }
+            }
+            revokedBeforeLoad = []
+        }
+
+        private func find(_ high: Int64) -> Int? {
+            var low = 0, upper = highs.count
+            while low < upper {
+                let middle = (low + upper) / 2
+                if highs[middle] < high { low = middle + 1 } else { upper = middle }
+            }
+            return low < highs.count && highs[low] == high ? low : nil
+        }
+
+        // MARK: Writer side
+
+        /// What to do with a row owned by `owner` that a record of element `sequence` (0: no element) would write.
+        enum Takeover {
+            /// Write it; the old owner's digest is revoked.
+            case proceed
+            /// Leave it: a later element of this run owns it and was skipped.
+            case leave
+        }
+
+        func takeover(owner: Int64, bySequence sequence: UInt64) -> Takeover {
+            lock.lock()
+            defer { lock.unlock() }
+            guard loaded else {
+                revokedBeforeLoad.insert(owner)
+                return .proceed
+            }
+            guard let index = find(owner) else { return .proceed }
+            if skippedAt[index] > sequence, sequence != 0 { return .leave }
+            metas[index] |= Self.revokedBit
+            return .proceed
+        }
+
+        /// Whether the element owning a row (its `element_owner`) was skipped in this run: its rows count as present
+        /// in a full inventory snapshot.
+        func wasSkipped(owner: Int64) -> Bool {
+            lock.lock()
+            defer { lock.unlock() }
+            guard loaded, let index = find(owner) else { return false }
+            return skippedAt[index] != 0
+        }
+
+        /// The stock sources of the skipped elements (they count as delivered by a full snapshot).
+        func skippedSources() -> Set<String> {
+            lock.lock()
+            defer { lock.unlock() }
+            var sources: Set<String> = []
+            for set in skippedSourceSets { sources.formUnion(sourceSets[set] ?? []) }
+            return sources
+        }
+
+        /// Notes one record of `tag`'s element as written (or, with `entity` nil, as not storable by this ledger).
+        func wrote(_ tag: ElementTag, entity: ModelRecord?) {
+            if pending?.tag.sequence != tag.sequence {
+                if let pending { completed.append(pending) }
+                pending = Accumulated(tag: tag)
+            }
+            switch entity {
+            case .product: pending!.products += 1
+            case .price: pending!.prices += 1
+            case .stock(let s):
+                pending!.stock += 1
+                if !pending!.sources.contains(s.sourceCode) { pending!.sources.append(s.sourceCode) }
+            default: pending!.clean = false
+            }
+        }
+
+        /// Marks elements that must not be recorded.
+        func markUnclean(_ sequences: some Sequence<UInt64>) {
+            unclean.formUnion(sequences)
+        }
+
+        /// Records the completed elements of the batch (all but the last, which may continue in the next batch;
+        /// `all` records that one too), in the batch's transaction.
+        func recordCompleted(_ db: Connection, all: Bool) throws(SQLiteError) {
+            if all, let last = pending {
+                completed.append(last)
+                pending = nil
+            }
+            guard !completed.isEmpty else { return }
+            defer {
+                completed.removeAll(keepingCapacity: true)
+                // Sequences only grow: forget those behind us.
+                if let pending { unclean = unclean.filter { $0 >= pending.tag.sequence } } else { unclean = [] }
+            }
+            let id = try prepareSet(db)
+            let insert = try db.statement(
+                "INSERT INTO element_digests (high, low, set_id, meta) VALUES (?1, ?2, ?3, ?4) ON CONFLICT (high) DO NOTHING")
+            for element in completed where element.clean && !unclean.contains(element.tag.sequence) {
+                guard element.products <= 0xFF, element.prices <= 0xFF, element.stock <= 0xFF,
+                    element.products + element.prices + element.stock > 0
+                else { continue }
+                var set = 0
+                if !element.sources.isEmpty {
+                    guard let number = try sourceSet(db, id: id, element.sources) else { continue }
+                    set = number
+                }
+                let meta = UInt64(element.products) | UInt64(element.prices) << 8 | UInt64(element.stock) << 16
+                    | UInt64(set) << 24
+                insert.bind(1, element.tag.owner)
+                insert.bind(2, Int64(bitPattern: element.tag.low))
+                insert.bind(3, id)
+                insert.bind(4, Int64(bitPattern: meta))
+                try insert.run()
+            }
+        }
+
+        /// The connector's id in `element_digest_sets`, checked against `settings` once per run: digests recorded
+        /// under other settings are dropped.
+        private func prepareSet(_ db: Connection) throws(SQLiteError) -> Int64 {
+            if let setID { return setID }
+            let find = try db.statement("SELECT id, settings FROM element_digest_sets WHERE connector = ?1")
+            find.bind(1, connector)
+            var found: (Int64, String)?
+            if try find.step() { found = (find.int64(0), find.text(1)) }
+            find.reset()
+            let id: Int64
+            if let found {
+                id = found.0
+                if found.1 != settings {
+                    for sql in [
+                        "DELETE FROM element_digests WHERE set_id = ?1", "DELETE FROM element_source_sets WHERE set_id = ?1",
+                    ] {
+                        let st = try db.statement(sql)
+                        st.bind(1, id)
+                        try st.run()
+                    }
+                    let update = try db.statement("UPDATE element_digest_sets SET settings = ?2 WHERE id = ?1")
+                    update.bind(1, id)
+                    update.bind(2, settings)
+                    try update.run()
+                }
+            } else {
+                let insert = try db.statement("INSERT INTO element_digest_sets (connector, settings) VALUES (?1, ?2)")
+                insert.bind(1, connector)
+                insert.bind(2, settings)
+                try insert.run()
+                id = db.lastInsertRowID
+            }
+            let sets = try db.statement("SELECT number, sources FROM element_source_sets WHERE set_id = ?1")
+            sets.bind(1, id)
+            while try sets.step() { writerSourceSets[sets.text(1)] = Int(sets.int64(0)) }
+            sets.reset()
+            setID = id
+            return id
+        }
+
+        /// The number of a set of stock sources, created when new; nil past 65,535 sets.
+        private func sourceSet(_ db: Connection, id: Int64, _ sources: [String]) throws(SQLiteError) -> Int? {
+            let key = sources.sorted().joined(separator: "\n")
+            if let number = writerSourceSets[key] { return number }
+            let number = writerSourceSets.count + 1
+            guard number <= 0xFFFF else { return nil }
+            let insert = try db.statement("INSERT INTO element_source_sets (set_id, number, sources) VALUES (?1, ?2, ?3)")
+            insert.bind(1, id)
+            insert.bind(2, Int64(number))
+            insert.bind(3, key)
+            try insert.run()
+            writerSourceSets[key] = number
+            return number
+        }
+    }
+
+    /// Records the digests of the elements of a finished ingest that are not recorded yet — the run's last element,
+    /// which no later record closed — in one transaction. Call it once the plugin's ingest succeeded.
+    public func recordElements(_ elements: ElementLedger) throws(StoreError) {
+        try write("record the element digests of connector '\(elements.connector)'") { db in
+            try db.transaction { try elements.recordCompleted(db, all: true) }
+        }
+    }
+
+    /// Registers `wharf_element_skipped(owner)` on the writer: 1 when the element that owns a row was skipped as
+    /// unchanged in the run whose snapshot is being finished (`Connection.elementLedger`), else 0.
+    static func registerElementFunctions(on db: Connection) throws(SQLiteError) {
+        guard let handle = db.handle else { throw db.error(SQLITE_MISUSE) }
+        let function: @convention(c) (OpaquePointer?, Int32, UnsafeMutablePointer<OpaquePointer?>?) -> Void = {
+            context, count, values in
+            guard let context, count == 1, let values, let user = sqlite3_user_data(context) else { return }
+            let db = Unmanaged<Connection>.fromOpaque(user).takeUnretainedValue()
+            var skipped = false
+            if let ledger = db.elementLedger, sqlite3_value_type(values[0]) != SQLITE_NULL {
+                skipped = ledger.wasSkipped(owner: sqlite3_value_int64(values[0]))
+            }
+            sqlite3_result_int(context, skipped ? 1 : 0)
+        }
+        let rc = sqlite3_create_function_v2(
+            handle, "wharf_element_skipped", 1, SQLITE_UTF8 | SQLITE_DIRECTONLY,
+            Unmanaged.passUnretained(db).toOpaque(), function, nil, nil, nil)
+        guard rc == SQLITE_OK else { throw db.error(rc) }
+    }
+
+    /// Deletes the digest of the element that owned a row (see `ElementLedger`): the row is about to change.
+    static func revokeElement(_ db: Connection, owner: Int64) throws(SQLiteError) {
+        let st = try db.statement("DELETE FROM element_digests WHERE high = ?1")
+        st.bind(1, owner)
+        try st.run()
+    }
+}

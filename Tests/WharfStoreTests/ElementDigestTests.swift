@@ -1,0 +1,201 @@
+import WharfModel
+import XCTest
+
+@testable import WharfStore
+
+/// Element digests (`Store.ElementLedger`): which source elements a run may skip as unchanged, and every write that
+/// must take that back. Real SQLite file; the plugin's side is played by tagging records directly.
+final class ElementDigestTests: StoreTestCase {
+    let settings = "element-digests 1\nplugin erp-xml 1.0.0"
+
+    func tag(_ n: UInt64, sequence: UInt64? = nil) -> Store.ElementTag {
+        Store.ElementTag(high: 0x1000 + n, low: 0xABC0 + n, sequence: sequence ?? n)
+    }
+
+    func ledger(_ settings: String? = nil) -> Store.ElementLedger {
+        Store.ElementLedger(store: store, connector: "erp", settings: settings ?? self.settings)
+    }
+
+    /// Applies `elements` (each a tag and its records) as one batch of `ledger`'s run.
+    @discardableResult
+    func apply(
+        _ elements: [(Store.ElementTag, [ModelRecord])], ledger: Store.ElementLedger, runID: Int64? = nil,
+        failed: [UInt64] = []
+    ) throws -> Store.UpsertCounts {
+        var records: [ModelRecord] = []
+        var tags: [Store.ElementTag] = []
+        for (tag, list) in elements {
+            records += list
+            tags += Array(repeating: tag, count: list.count)
+        }
+        return try store.apply(
+            chunks: Store.RecordChunk.once(Store.RecordChunk(records: records, elements: tags, failedElements: failed)),
+            cursor: nil, rejects: { [] }, options: Store.ApplyOptions(runID: runID, elements: ledger))
+    }
+
+    func element(_ n: UInt64, sku: String, quantity: Int64 = 5, price: Int64 = 1000) -> (Store.ElementTag, [ModelRecord]) {
+        (tag(n), [product(sku, "Product \(sku)"), self.price(sku, price), stock(sku, "W1", quantity), stock(sku, "W2", 1)])
+    }
+
+    /// Run 1 imports two elements; returns a fresh ledger for run 2.
+    func importTwoElements() throws -> Store.ElementLedger {
+        let first = ledger()
+        XCTAssertFalse(try first.skipUnchanged(tag(1)), "nothing is known before the first import")
+        try apply([element(1, sku: "A"), element(2, sku: "B")], ledger: first)
+        try store.recordElements(first)
+        return ledger()
+    }
+
+    func testElementsStoredWithoutRejectAreSkippedNextRunWithTheirRecordsCounted() throws {
+        let second = try importTwoElements()
+        XCTAssertTrue(try second.skipUnchanged(tag(1)))
+        XCTAssertTrue(try second.skipUnchanged(tag(2)))
+        XCTAssertFalse(try second.skipUnchanged(Store.ElementTag(high: 0x1001, low: 0xFFFF, sequence: 3)),
+                       "the same high half with another low half is another element")
+        let skipped = second.takeSkipped()
+        XCTAssertEqual(skipped.elements, 2)
+        XCTAssertEqual(skipped.products, 2)
+        XCTAssertEqual(skipped.prices, 2)
+        XCTAssertEqual(skipped.stock, 4)
+        XCTAssertEqual(second.takeSkipped().elements, 0, "taken once")
+        XCTAssertEqual(try sqlInt("SELECT count(*) FROM products WHERE element_owner = \(0x1001)"), 1)
+    }
+
+    func testAskingOutOfOrderIsRefused() throws {
+        let second = try importTwoElements()
+        _ = try second.skipUnchanged(tag(2))
+        XCTAssertEqual(storeError { try second.skipUnchanged(tag(1)) }?.code, .invalidArgument)
+    }
+
+    func testAWriteThroughTheAPIRevokesTheElementThatOwnedTheRow() throws {
+        let second = try importTwoElements()
+        _ = try store.putProduct(Product(sku: "A", name: "Renamed by the API"))
+        XCTAssertFalse(try second.skipUnchanged(tag(1)), "A's product row no longer holds what element 1 wrote")
+        XCTAssertTrue(try second.skipUnchanged(tag(2)))
+        XCTAssertEqual(try sqlInt("SELECT count(*) FROM products WHERE sku = 'A' AND element_owner IS NULL"), 1)
+    }
+
+    func testAnUntaggedBatchAndAnUnchangedWriteByAnotherWriterRevokeToo() throws {
+        _ = try importTwoElements()
+        // Same value, another writer: the row is unchanged, but it is no longer element 2's.
+        try store.apply([stock("B", "W2", 1)], cursor: nil)
+        XCTAssertFalse(try ledger().skipUnchanged(tag(2)))
+        XCTAssertEqual(try sqlInt("SELECT count(*) FROM element_digests"), 1)
+    }
+
+    func testDeletingAProductRevokesItsElement() throws {
+        _ = try importTwoElements()
+        XCTAssertTrue(try store.deleteProduct(sku: "B"))
+        let third = ledger()
+        XCTAssertTrue(try third.skipUnchanged(tag(1)))
+        XCTAssertFalse(try third.skipUnchanged(tag(2)), "a skip would leave B deleted")
+    }
+
+    func testOtherSettingsDropEveryDigest() throws {
+        _ = try importTwoElements()
+        let changed = ledger(settings + "\ninventory full keep")
+        XCTAssertFalse(try changed.skipUnchanged(tag(1)))
+        try apply([element(3, sku: "C")], ledger: changed)
+        try store.recordElements(changed)
+        XCTAssertEqual(try sqlInt("SELECT count(*) FROM element_digests"), 1, "only the element recorded under the new settings")
+        XCTAssertTrue(try ledger(settings + "\ninventory full keep").skipUnchanged(tag(3)))
+    }
+
+    func testAnElementWithARecordThatFailedToDecodeIsNotRecorded() throws {
+        let first = ledger()
+        try apply([element(1, sku: "A"), element(2, sku: "B")], ledger: first, failed: [2])
+        try store.recordElements(first)
+        let second = ledger()
+        XCTAssertTrue(try second.skipUnchanged(tag(1)))
+        XCTAssertFalse(try second.skipUnchanged(tag(2)))
+    }
+
+    func testAnElementIsRecordedOnlyOnceItsLastRecordIsStored() throws {
+        let first = ledger()
+        let (tag1, records1) = element(1, sku: "A")
+        try apply([(tag1, Array(records1.prefix(2)))], ledger: first)
+        XCTAssertEqual(try sqlInt("SELECT count(*) FROM element_digests"), 0, "element 1 may continue in the next batch")
+        try apply([(tag1, Array(records1.suffix(2))), element(2, sku: "B")], ledger: first)
+        XCTAssertEqual(try sqlInt("SELECT count(*) FROM element_digests"), 1, "element 1 ended when element 2 began")
+        try store.recordElements(first)
+        XCTAssertEqual(try sqlInt("SELECT count(*) FROM element_digests"), 2)
+        let skipped = { let l = self.ledger(); _ = try l.skipUnchanged(tag1); return l.takeSkipped() }
+        XCTAssertEqual(try skipped().stock, 2, "both halves counted")
+    }
+
+    func testAFailedBatchRecordsNothing() throws {
+        let first = ledger()
+        try apply([element(1, sku: "A")], ledger: first)
+        try sql("CREATE TRIGGER fail_b BEFORE INSERT ON products WHEN NEW.sku = 'B' BEGIN SELECT RAISE(ABORT, 'no B'); END")
+        XCTAssertNotNil(storeError { try self.apply([element(2, sku: "B")], ledger: first) })
+        XCTAssertEqual(try sqlInt("SELECT count(*) FROM element_digests"), 0, "element 1 was to be recorded with the failed batch")
+    }
+
+    /// Run 2 asks ahead of its writer: element 2 (sequence 5) is answered "skip" before element 9 (sequence 3), which
+    /// comes earlier in the file, writes the same stock row. Applied in order the row would end as element 2 left
+    /// it, so it is left to element 2.
+    func testARowOfALaterSkippedElementIsLeftToItAndTheEarlierElementIsNotRecorded() throws {
+        let first = ledger()
+        try apply([element(2, sku: "B")], ledger: first)
+        try store.recordElements(first)
+        let second = ledger()
+        XCTAssertTrue(try second.skipUnchanged(tag(2, sequence: 5)))
+        let early = Store.ElementTag(high: 0x9009, low: 0x9, sequence: 3)
+        let counts = try apply([(early, [stock("B", "W1", 77), stock("Q", "W1", 1)])], ledger: second)
+        try store.recordElements(second)
+        XCTAssertEqual(counts.inserted, 1)
+        XCTAssertEqual(try sqlInt("SELECT quantity FROM inventory_source_items WHERE sku = 'B' AND source_code = 'W1'"), 5)
+        XCTAssertEqual(try sqlInt("SELECT count(*) FROM element_digests WHERE high = \(0x9009)"), 0)
+        XCTAssertTrue(try ledger().skipUnchanged(tag(2)), "element 2 still holds all its rows")
+    }
+
+    func testARowTakenByALaterElementRevokesTheEarlierSkippedOne() throws {
+        let first = ledger()
+        try apply([element(2, sku: "B")], ledger: first)
+        try store.recordElements(first)
+        let second = ledger()
+        XCTAssertTrue(try second.skipUnchanged(tag(2, sequence: 1)))
+        let later = Store.ElementTag(high: 0x9009, low: 0x9, sequence: 2)
+        try apply([(later, [stock("B", "W1", 77)])], ledger: second)
+        try store.recordElements(second)
+        XCTAssertEqual(try sqlInt("SELECT quantity FROM inventory_source_items WHERE sku = 'B' AND source_code = 'W1'"), 77)
+        let third = ledger()
+        XCTAssertFalse(try third.skipUnchanged(tag(2)))
+        XCTAssertTrue(try third.skipUnchanged(Store.ElementTag(high: 0x9009, low: 0x9, sequence: 3)))
+    }
+
+    func testAFullSnapshotCountsSkippedStockAsDeliveredAndZeroesTheRest() throws {
+        // Run 1: elements 1–3 at W1/W2, plus a row at W1 written by the API.
+        let run1 = try store.beginRun(connector: "erp", pluginID: "erp-xml", trigger: .scheduled)
+        try store.beginSnapshot(runID: run1.id)
+        let first = ledger()
+        try apply([element(1, sku: "A"), element(2, sku: "B"), element(3, sku: "C", quantity: 4)], ledger: first, runID: run1.id)
+        try store.recordElements(first)
+        XCTAssertEqual(try store.finishSnapshot(runID: run1.id, absent: .zero, elements: first), 0)
+        try store.finishRun(id: run1.id, state: .succeeded, counts: RunCounts(), error: nil)
+        try store.apply([stock("Z", "W1", 3)], cursor: nil)
+
+        // Run 2: elements 1 and 2 unchanged and skipped, element 3 gone from the feed.
+        let run2 = try store.beginRun(connector: "erp", pluginID: "erp-xml", trigger: .scheduled)
+        try store.beginSnapshot(runID: run2.id)
+        let second = ledger()
+        XCTAssertTrue(try second.skipUnchanged(tag(1)))
+        XCTAssertTrue(try second.skipUnchanged(tag(2)))
+        try store.recordElements(second)
+        let zeroed = try store.finishSnapshot(runID: run2.id, absent: .zero, elements: second)
+        XCTAssertEqual(zeroed, 3, "C at W1 and W2 and Z at W1: the snapshot named none of them")
+        XCTAssertEqual(
+            try sqlInt("SELECT sum(quantity) FROM inventory_source_items WHERE sku IN ('A', 'B') AND source_code = 'W1'"), 10)
+        XCTAssertEqual(try sqlInt("SELECT quantity FROM inventory_source_items WHERE sku = 'Z'"), 0)
+        XCTAssertEqual(try sqlInt("SELECT count(*) FROM element_digests WHERE high = \(0x1003)"), 0, "C's rows were zeroed")
+    }
+
+    func testASnapshotWithoutItsSkippedElementsZeroesTheirStock() throws {
+        // The control for the test above: the same finish without the ledger zeroes the skipped elements' rows.
+        _ = try importTwoElements()
+        let run = try store.beginRun(connector: "erp", pluginID: "erp-xml", trigger: .scheduled)
+        try store.beginSnapshot(runID: run.id)
+        try store.apply([stock("A", "W1", 5)], cursor: nil, options: Store.ApplyOptions(runID: run.id))
+        XCTAssertEqual(try store.finishSnapshot(runID: run.id, absent: .zero), 1, "B at W1")
+    }
+}
