@@ -138,18 +138,10 @@ final class ConnectorContext: @unchecked Sendable {
         cursor = .some(value)
     }
 
-    /// Stores one batch the plugin emitted, with the plugin's pending rejects, in one transaction. `records` are
+    /// Stores one batch the plugin emitted, with the plugin's pending rejects, in one transaction. The records are
     /// what `RecordReader.decode` returned with `decodeOptions`, so validated already: the store does not repeat it.
-    func apply(
-        records: [ModelRecord], locations: [RecordLocation], invalid: [NewReject], read: Int64, cursor newCursor: String?
-    ) throws -> Store.UpsertCounts {
-        try apply(
-            chunks: Store.RecordChunk.once(Store.RecordChunk(records: records, locations: locations)),
-            invalid: { invalid }, read: read, cursor: newCursor)
-    }
-
-    /// `apply(records:…)` for a batch whose records arrive in chunks while it is stored (see `EmitDecoder`):
-    /// `invalid` is asked after the last chunk, for the rejects of the records that did not decode.
+    /// They may arrive in chunks while the batch is stored (see `EmitDecoder`); `invalid` is asked after the last
+    /// chunk, for the rejects of the records that did not decode.
     func apply(
         chunks nextChunk: () -> Store.RecordChunk?, invalid: () -> [NewReject], read: Int64, cursor newCursor: String?
     ) throws -> Store.UpsertCounts {

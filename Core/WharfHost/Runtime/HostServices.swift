@@ -221,7 +221,7 @@ public enum HostServices {
                 let invalid = rejects(decoded?.failures ?? [])
                 invalidCount = invalid.count
                 result = try context.apply(
-                    records: decoded?.chunk.records ?? [], locations: decoded?.chunk.locations ?? [], invalid: invalid,
+                    chunks: Store.RecordChunk.once(decoded?.chunk ?? Store.RecordChunk(records: [])), invalid: { invalid },
                     read: Int64(count), cursor: newCursor)
             }
             if let countsOut, countsOut.pointee.struct_size >= UInt32(MemoryLayout<wharf_emit_counts>.size) {
