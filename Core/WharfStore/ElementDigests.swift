@@ -257,18 +257,20 @@ extension Store {
             return sources
         }
 
-        /// Notes one record of `tag`'s element as written (or, with `entity` nil, as not storable by this ledger).
-        func wrote(_ tag: ElementTag, entity: ModelRecord?) {
+        /// Notes one record of `tag`'s element as written. Only product, price and stock rows name their element:
+        /// an element with any other record is never recorded.
+        func wrote(_ tag: ElementTag, _ record: ModelRecord) {
             if pending?.tag.sequence != tag.sequence {
                 if let pending { completed.append(pending) }
                 pending = Accumulated(tag: tag)
             }
-            switch entity {
+            switch record {
             case .product: pending!.products += 1
             case .price: pending!.prices += 1
             case .stock(let s):
                 pending!.stock += 1
-                if !pending!.sources.contains(s.sourceCode) { pending!.sources.append(s.sourceCode) }
+                let code = s.sourceCode
+                if !pending!.sources.contains(code) { pending!.sources.append(code) }
             default: pending!.clean = false
             }
         }

@@ -312,7 +312,7 @@ extension Store {
                     counts.add(try upserter.upsert(record))
                 }
                 if let element {
-                    ledger!.wrote(element, entity: record)
+                    ledger!.wrote(element, record)
                     if refusal != nil || upserter.leftToLaterElement { ledger!.markUnclean(CollectionOfOne(element.sequence)) }
                     upserter.leftToLaterElement = false
                 }

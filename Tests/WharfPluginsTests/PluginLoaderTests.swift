@@ -41,7 +41,7 @@ final class PluginLoaderTests: XCTestCase {
         XCTAssertEqual(plugin.info.version, "1.0.0")
         XCTAssertEqual(plugin.info.description, "Stock levels per source from a CSV file")
         XCTAssertEqual(plugin.info.abiMajor, 1)
-        XCTAssertEqual(plugin.info.abiMinor, 0)
+        XCTAssertEqual(plugin.info.abiMinor, Int(WHARF_ABI_MINOR), "the C plugin is built against this header")
         XCTAssertEqual(plugin.info.capabilities, [.ingest])
         XCTAssertEqual(plugin.info.capabilities.names, ["ingest"])
         XCTAssertEqual(plugin.info.path, path)
@@ -83,7 +83,7 @@ final class PluginLoaderTests: XCTestCase {
 
     func testOtherABIMajorIsRefusedNamingBothVersions() throws {
         let path = try productPath("wharf-fixture-abi-major")
-        assertRefused(path, .abiMajorMismatch, [path, "abi_major is 99", "ABI 99.0", "host speaks ABI 1.0", "rebuild"])
+        assertRefused(path, .abiMajorMismatch, [path, "abi_major is 99", "ABI 99.\(WHARF_ABI_MINOR)", "host speaks ABI 1.\(WHARF_ABI_MINOR)", "rebuild"])
     }
 
     func testDescriptorBelowMinimumSizeIsRefused() throws {
@@ -99,7 +99,7 @@ final class PluginLoaderTests: XCTestCase {
 
     func testEntryReturningNullIsRefused() throws {
         let path = try productPath("wharf-fixture-refuses")
-        assertRefused(path, .entryRefused, [path, "plugin refused host ABI 1.0"])
+        assertRefused(path, .entryRefused, [path, "plugin refused host ABI 1.\(WHARF_ABI_MINOR)"])
     }
 
     func testCapabilityWithoutOperationIsRefused() throws {
