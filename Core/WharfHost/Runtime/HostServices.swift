@@ -60,36 +60,35 @@ public enum HostServices {
     }
 
     /// `skip_unchanged`: may run on any plugin thread during ingest, so it touches only the run's ledger (which
-    /// locks) and, to explain an error, `errorMessage` (last write wins, as with `set_error`).
+    /// locks) and explains a refusal in the run's log (which any thread may write), not in `set_error`'s message.
     static func skipUnchanged(
         _ ctx: OpaquePointer?, _ elements: UnsafePointer<wharf_element_digest>?, _ count: Int,
         _ skip: UnsafeMutablePointer<UInt8>?
     ) -> wharf_status {
         guard let context = ConnectorContext.from(ctx) else { return WHARF_ERR_STATE }
-        guard count == 0 || (elements != nil && skip != nil) else {
-            context.errorMessage = "skip_unchanged was given \(count) elements but a NULL array"
-            return WHARF_ERR_INVALID
+        func refuse(_ status: wharf_status, _ message: String) -> wharf_status {
+            skip?.update(repeating: 0, count: count)
+            message.withCString { log(ctx, WHARF_LOG_WARNING, $0) }
+            return status
         }
-        guard let elements, let skip else { return WHARF_OK }
-        skip.update(repeating: 0, count: count)
+        guard let elements, let skip else {
+            return count == 0 ? WHARF_OK : refuse(WHARF_ERR_INVALID, "skip_unchanged was given \(count) elements but a NULL array")
+        }
         guard context.phase == .ingest else {
-            context.errorMessage = "skip_unchanged is only allowed during ingest (called during \(context.phase.rawValue))"
-            return WHARF_ERR_STATE
+            return refuse(WHARF_ERR_STATE, "skip_unchanged is only allowed during ingest (called during \(context.phase.rawValue))")
         }
+        skip.update(repeating: 0, count: count)
         guard let ledger = context.elementLedger else { return WHARF_OK }
         for index in 0..<count {
-            let element = elements[index]
-            guard let tag = RecordReader.element(element) else {
-                context.errorMessage = "skip_unchanged: element \(index + 1) has a zero digest"
-                skip.update(repeating: 0, count: count)
-                return WHARF_ERR_INVALID
+            guard let tag = RecordReader.element(elements[index]) else {
+                return refuse(WHARF_ERR_INVALID, "skip_unchanged: element \(index + 1) of \(count) has a zero digest; nothing was skipped")
             }
             do {
                 skip[index] = try ledger.skipUnchanged(tag) ? 1 : 0
             } catch {
-                skip.update(repeating: 0, count: count)
-                context.errorMessage = "skip_unchanged: \(error)"
-                return error.code == .invalidArgument ? WHARF_ERR_INVALID : WHARF_ERR_IO
+                return refuse(
+                    error.code == .invalidArgument ? WHARF_ERR_INVALID : WHARF_ERR_IO,
+                    "skip_unchanged: \(error.message); nothing was skipped")
             }
         }
         return WHARF_OK
