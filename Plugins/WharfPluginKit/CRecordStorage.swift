@@ -100,7 +100,8 @@ final class CRecordStorage {
                 to: wharf_record(
                     struct_size: UInt32(MemoryLayout<wharf_record>.size), field_count: UInt32(record.fields.count),
                     entity: entity, fields: record.fields.isEmpty ? nil : UnsafePointer(firstField),
-                    location: location, raw: raw, raw_len: rawLength, element: wharf_element_digest()))
+                    location: location, raw: raw, raw_len: rawLength,
+                    element: record.element?.c ?? wharf_element_digest()))
             recordIndex += 1
         }
         return recordIndex
@@ -174,7 +175,12 @@ func swiftRecords(_ records: UnsafePointer<wharf_record>?, count: Int) -> [Recor
                 column: Int(record.location.column), recordNumber: Int(record.location.record_number))
         }
         let raw = record.raw.map { text(UnsafeRawPointer($0), count: record.raw_len) }
-        result.append(Record(entity: entity, fields: fields, location: location, raw: raw))
+        // Records of an ABI 1.0 writer end before `element`; the copy above left it zero ("no element").
+        let element = record.element
+        let tag =
+            element.digest_high == 0 && element.digest_low == 0
+            ? nil : ElementDigest(high: element.digest_high, low: element.digest_low, sequence: element.sequence)
+        result.append(Record(entity: entity, fields: fields, location: location, raw: raw, element: tag))
     }
     return result
 }

@@ -149,6 +149,14 @@ public final class IngestContext: PluginContext, @unchecked Sendable {
         if isCancelled { throw PluginError.cancelled() }
     }
 
+    /// The host's "wharf.element-digests.v1" service, for skipping source elements the host already holds
+    /// unchanged; nil when the host does not offer it (then never skip, and leave ``Record/element`` nil). Each
+    /// access makes a new channel: take it once per ingest and hand it to the thread that asks.
+    public var elementDigests: ElementDigestChannel? {
+        guard isValid else { return nil }
+        return ElementDigestChannel(context: self)
+    }
+
     /// Hands records to the host in one transaction, with the new cursor when `cursor` is non-nil (so the cursor
     /// never runs ahead of its data). Records the host finds invalid are stored as rejects and counted, not thrown.
     /// For many records use a ``RecordBatcher``, which reuses its C storage between batches.

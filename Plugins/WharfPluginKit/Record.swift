@@ -43,21 +43,30 @@ public struct Record: Sendable, Hashable {
     public var location: RecordLocation
     /// An excerpt of the raw input (a line), stored with a reject. The host keeps at most 1 KiB.
     public var raw: String?
+    /// The source element the record was mapped from, when the plugin asked the host about it (see
+    /// ``ElementDigestChannel``); nil otherwise.
+    public var element: ElementDigest?
 
     /// Creates a record from fields.
-    public init(entity: String, fields: [RecordField] = [], location: RecordLocation = RecordLocation(), raw: String? = nil) {
+    public init(
+        entity: String, fields: [RecordField] = [], location: RecordLocation = RecordLocation(), raw: String? = nil,
+        element: ElementDigest? = nil
+    ) {
         self.entity = entity
         self.fields = fields
         self.location = location
         self.raw = raw
+        self.element = element
     }
 
     /// Creates a record from a literal list of fields: `Record(entity: "stock", ["sku": "A1", "quantity": "3"])`.
     public init(
         entity: String, _ fields: KeyValuePairs<String, String?>, location: RecordLocation = RecordLocation(),
-        raw: String? = nil
+        raw: String? = nil, element: ElementDigest? = nil
     ) {
-        self.init(entity: entity, fields: fields.map { RecordField($0.key, $0.value) }, location: location, raw: raw)
+        self.init(
+            entity: entity, fields: fields.map { RecordField($0.key, $0.value) }, location: location, raw: raw,
+            element: element)
     }
 
     /// The value of the first field called `name`; setting appends the field, or replaces the first one.

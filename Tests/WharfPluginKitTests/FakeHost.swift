@@ -27,6 +27,12 @@ final class FakeRun {
     var parameters: [String: String] = [:]
     /// Files reported with `export_file`.
     var files: [(name: String, path: String, rows: UInt64, bytes: UInt64, sha256: String)] = []
+    /// Elements asked about with the element-digests extension, in order (its table is `fakeElementDigests`).
+    var askedElements: [ElementDigest] = []
+    /// The (high, low) digests `skip_unchanged` answers "skip" for.
+    var skippable: Set<[UInt64]> = []
+    /// The status `skip_unchanged` answers (nothing is skipped unless it is WHARF_OK).
+    var skipStatus: wharf_status = WHARF_OK
     private var strings: [UnsafeMutablePointer<CChar>] = []
 
     init() {}
@@ -59,9 +65,10 @@ private func location(_ location: wharf_location) -> RecordLocation {
 }
 
 /// Builds a host table of recording stubs; `abiMajor`/`structSize` can be changed to test refusals.
-func makeFakeHost(abiMajor: UInt16 = UInt16(WHARF_ABI_MAJOR), structSize: Int = MemoryLayout<wharf_host_api>.size)
-    -> UnsafePointer<wharf_host_api>
-{
+func makeFakeHost(
+    abiMajor: UInt16 = UInt16(WHARF_ABI_MAJOR), structSize: Int = MemoryLayout<wharf_host_api>.size,
+    elementDigests: Bool = false
+) -> UnsafePointer<wharf_host_api> {
     var api = wharf_host_api()
     api.struct_size = UInt32(structSize)
     api.abi_major = abiMajor
@@ -105,10 +112,13 @@ func makeFakeHost(abiMajor: UInt16 = UInt16(WHARF_ABI_MAJOR), structSize: Int = 
                     let field = record.fields![fieldIndex]
                     fields.append(RecordField(String(cString: field.name!), text(field.value, field.value_len)))
                 }
+                let element = record.element
                 seen.append(
                     Record(
                         entity: String(cString: record.entity!), fields: fields, location: location(record.location),
-                        raw: text(record.raw, record.raw_len)))
+                        raw: text(record.raw, record.raw_len),
+                        element: element.digest_high == 0 && element.digest_low == 0
+                            ? nil : ElementDigest(high: element.digest_high, low: element.digest_low, sequence: element.sequence)))
             }
         }
         let newCursor = cursor.map { String(cString: $0) }
@@ -175,7 +185,11 @@ func makeFakeHost(abiMajor: UInt16 = UInt16(WHARF_ABI_MAJOR), structSize: Int = 
         FakeRun.from(ctx).response = Array(UnsafeRawBufferPointer(start: data, count: length))
         return WHARF_OK
     }
-    api.get_extension = { _ in nil }
+    if elementDigests {
+        api.get_extension = { id in strcmp(id!, WHARF_EXT_ELEMENT_DIGESTS_V1) == 0 ? UnsafeRawPointer(fakeElementDigests) : nil }
+    } else {
+        api.get_extension = { _ in nil }
+    }
     api.resolve_path = { ctx, path in
         let run = FakeRun.from(ctx)
         guard let path, path.pointee != 0 else { return nil }
@@ -201,3 +215,25 @@ func makeFakeHost(abiMajor: UInt16 = UInt16(WHARF_ABI_MAJOR), structSize: Int = 
 
 /// The default fake host table, alive for the whole test process.
 nonisolated(unsafe) let fakeHost = makeFakeHost()
+
+/// A host table that also offers the "wharf.element-digests.v1" extension (`fakeElementDigests`).
+nonisolated(unsafe) let fakeHostWithElementDigests = makeFakeHost(elementDigests: true)
+
+/// The fake "wharf.element-digests.v1" table: records what is asked in the run's `askedElements` and answers from
+/// its `skippable` set and `skipStatus`.
+nonisolated(unsafe) let fakeElementDigests: UnsafePointer<wharf_element_digests_v1> = {
+    let table = UnsafeMutablePointer<wharf_element_digests_v1>.allocate(capacity: 1)
+    table.initialize(
+        to: wharf_element_digests_v1(
+            struct_size: UInt32(MemoryLayout<wharf_element_digests_v1>.size), reserved: 0,
+            skip_unchanged: { ctx, elements, count, skip in
+                let run = FakeRun.from(ctx)
+                for index in 0..<count {
+                    let element = elements![index]
+                    run.askedElements.append(ElementDigest(high: element.digest_high, low: element.digest_low, sequence: element.sequence))
+                    skip![index] = run.skipStatus == WHARF_OK && run.skippable.contains([element.digest_high, element.digest_low]) ? 1 : 0
+                }
+                return run.skipStatus
+            }))
+    return UnsafePointer(table)
+}()

@@ -58,6 +58,25 @@ final class EchoPlugin: WharfPlugin {
                 location: RecordLocation(source: "feed.jsonl", line: 7, column: 3, recordNumber: 5), raw: "{\"raw\": 1}")
             record["status"] = "active"
             try context.emit([record, Record(entity: "price", ["sku": "Ä-1", "currency": "EUR", "amount": "1.50"])])
+        case "elements":
+            // Element i (1...count) has digest (i, 1000 + i); elements are asked about on a producer thread, the
+            // kept ones emitted tagged (odd ones through a prepared batch, even ones added), the last one untagged.
+            guard let channel = context.elementDigests else {
+                try context.emit([Record(entity: "stock", ["sku": "NO-CHANNEL", "source": "W", "quantity": "1"])])
+                return
+            }
+            let batcher = RecordBatcher(context: context, batchSize: batchSize)
+            let builder = RecordBatchBuilder(batchSize: batchSize)
+            try ProducerPipeline.run(produce: { send in
+                for index in 1...max(count, 1) {
+                    let element = ElementDigest(high: UInt64(index), low: UInt64(1000 + index), sequence: UInt64(index))
+                    if channel.skipUnchanged(element) { continue }
+                    let record = Record(entity: "stock", ["sku": "S\(index)", "source": "W", "quantity": "1"], element: element)
+                    if let batch = builder.add(record) { try send(batch) }
+                }
+            }, consume: { batch in try batcher.emit(batch) })
+            try batcher.finish(builder.finish(), cursor: nil)
+            try context.emit([Record(entity: "stock", ["sku": "UNTAGGED", "source": "W", "quantity": "1"])])
         case "plugin-error":
             throw PluginError.invalid("config key \"x\" is wrong; set it to y")
         case "other-error":
