@@ -14,8 +14,8 @@ public func wharfPluginEntry(
 ///
 /// Config: the file source keys of ``FileSource`` (`path` | `glob` | `folder` + `pattern`, `force`, `archive`,
 /// `failed`, `minAgeSeconds`, `rememberFiles`) plus `batchSize` (records per emit, default 2000), `maxDepth`
-/// (default 256), `maxTextBytes` (default 1 MiB), `maxRecordBytes` (default 16 MiB) and `rawBytes` (raw XML sent
-/// with each record for the host's rejects, default 1024, 0 for none).
+/// (default 256), `maxTextBytes` (default 1 MiB), `maxRecordBytes` (default 16 MiB), `rawBytes` (raw XML sent
+/// with each record for the host's rejects, default 1024, 0 for none) and `skipUnchanged` (default true).
 ///
 /// Each file is streamed (libxml2 SAX, flat memory), its checksum is checked against the cursor (files imported
 /// before are skipped unless `force`), and its records are emitted in batches; the file's last batch carries the
@@ -23,12 +23,21 @@ public func wharfPluginEntry(
 /// the operation's thread emits (``ProducerPipeline``), so the parse overlaps the host's writes. A file that is not well-formed fails the run at
 /// the error's position: batches emitted before stay committed, the rest of the file is not, and the file is not
 /// marked imported, so the next run reads it again.
+///
+/// Unchanged elements: with `skipUnchanged` (and a host offering "wharf.element-digests.v1"), each record element
+/// is hashed as soon as it ends, before it is mapped — its tree, the document-level values captured so far, which
+/// record rules matched, and a seed of the plugin's id and version and the mapping's text — and the host is asked
+/// whether it still holds exactly what that element's records wrote. If so the element is neither mapped nor
+/// emitted (a forced re-import of an unchanged feed costs little more than the parse); otherwise its records are
+/// emitted tagged with the digest, except when the element also produced a reject of the plugin's own. Elements
+/// with bytes that are not valid UTF-8 are never skipped.
 public struct ERPXMLFeedPlugin: WharfPlugin {
     /// `erp-xml`.
     public static let id = "erp-xml"
     /// An ERP feed.
     public static let systemKind = "erp"
-    /// The plugin's version.
+    /// The plugin's version. Raise it whenever the same XML and mapping would map to different records: element
+    /// digests include it, so a new version never skips an element on the strength of the old one's records.
     public static let version = "1.0.0"
     /// One line for people.
     public static let description: String? = "Products, prices, stock and categories from ERP/PIM XML feeds (BMEcat, cXML, OAGIS, …)"
@@ -39,8 +48,16 @@ public struct ERPXMLFeedPlugin: WharfPlugin {
     let batchSize: Int
     let limits: ReaderLimits
     let mapping: Mapping
+    /// Whether to ask the host about unchanged record elements (config `skipUnchanged`).
+    let skipUnchanged: Bool
+    /// The seed of every element digest (see ``elementDigestSeed(mappingJSON:rawBytes:)``).
+    let digestSeed: (UInt64, UInt64)
 
-    static let ownConfigKeys = ["batchSize", "maxDepth", "maxTextBytes", "maxRecordBytes", "rawBytes"]
+    static let ownConfigKeys = ["batchSize", "maxDepth", "maxTextBytes", "maxRecordBytes", "rawBytes", "skipUnchanged"]
+
+    /// Changes whenever the layout of what an element digest covers changes (XMLFeedReader.elementDigest,
+    /// RecordTree.combine): a new layout must not match digests stored under the old one.
+    static let digestLayout = "erp-xml element digest layout 1"
 
     /// Reads and checks config and mapping; a mistake is refused with its path (`config.x: …`, `mapping.records[0]…: …`).
     public init(context: PluginContext) throws {
@@ -66,7 +83,32 @@ public struct ERPXMLFeedPlugin: WharfPlugin {
         limits.maxRecordBytes = try number("maxRecordBytes", 1024...(256 << 20), 16 << 20)
         limits.rawBytes = try number("rawBytes", 0...1024, 1024)
         self.limits = limits
+        if let value = config["skipUnchanged"] {
+            guard let flag = value.boolValue else {
+                throw PluginError.invalid("config.skipUnchanged: expected true or false, found \(value.scalarText ?? value.kindName)")
+            }
+            skipUnchanged = flag
+        } else {
+            skipUnchanged = true
+        }
+        let mappingJSON = context.mappingJSON
         mapping = try Mapping(try context.mapping())
+        digestSeed = Self.elementDigestSeed(mappingJSON: mappingJSON, rawBytes: limits.rawBytes)
+    }
+
+    /// The seed of the element digests: everything outside an element that shapes its records — the plugin and its
+    /// version (the mapping code), the mapping's text as the host hands it over, and `rawBytes` (the raw excerpt the
+    /// records carry) — plus the digest layout. A change of any of them changes every digest, so nothing is skipped
+    /// on the strength of records mapped differently.
+    static func elementDigestSeed(mappingJSON: String, rawBytes: Int) -> (UInt64, UInt64) {
+        var hasher = ElementHasher(seed: (0x6572_702D_786D_6C00, 0x6469_6765_7374_7331))
+        hasher.combine(digestLayout)
+        hasher.combine(id)
+        hasher.combine(version)
+        hasher.combine(mappingJSON)
+        hasher.combine(UInt64(rawBytes))
+        let digest = hasher.finalize()
+        return (digest.high, digest.low)
     }
 
     /// Imports every new file of the source, oldest first.
@@ -77,7 +119,9 @@ public struct ERPXMLFeedPlugin: WharfPlugin {
             return
         }
         var imported = ImportedFiles(cursor: context.cursor, limit: source.rememberFiles)
-        let reader = XMLFeedReader(mapping: mapping, limits: limits)
+        // One reader for the whole ingest: element sequences run on across files, as the host requires.
+        let digests = skipUnchanged ? context.elementDigests : nil
+        let reader = XMLFeedReader(mapping: mapping, limits: limits, digests: digests, digestSeed: digestSeed)
         for file in files {
             try context.checkCancelled()
             let checksum = try ContentHash.ofFile(file.path)
@@ -149,7 +193,7 @@ public struct ERPXMLFeedPlugin: WharfPlugin {
         }
         context.log(
             .info,
-            "imported \(file.path) (\(checksum)): \(stats.recordElements) record elements, \(stats.records) records emitted, \(stats.rejects) rejected by the plugin; host: \(counts.inserted) inserted, \(counts.updated) updated, \(counts.unchanged) unchanged, \(counts.rejected) rejected")
+            "imported \(file.path) (\(checksum)): \(stats.recordElements) record elements, \(stats.skippedElements) record elements skipped as unchanged, \(stats.records) records emitted, \(stats.rejects) rejected by the plugin; host: \(counts.inserted) inserted, \(counts.updated) updated, \(counts.unchanged) unchanged, \(counts.rejected) rejected")
         return next
     }
 

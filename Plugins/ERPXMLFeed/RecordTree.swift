@@ -1,3 +1,5 @@
+import WharfPluginKit
+
 // MARK: Not public
 
 /// Numbers for the element/attribute local names and namespace URIs a mapping mentions, so that the parser compares
@@ -230,6 +232,37 @@ final class RecordTree {
             let node = nodes[Int(index)]
             return attributeIndex >= node.attributeStart && attributeIndex < node.attributeStart + node.attributeCount
         }
+    }
+
+    // MARK: Element digest
+
+    /// Adds everything a mapping can read from this record element to `hasher`: every element (its name and
+    /// namespace ids, which are 0/-1 for names the mapping does not mention, so wildcards are covered), its place in
+    /// the tree, its attributes (the mapping's only: others are never stored) and all text, white space included
+    /// (a field may keep it with trim: false). Not its line, column or offsets: a record's values do not depend on
+    /// them. A fixed layout (counts, then fixed-size words, then length-framed bytes), so different trees never
+    /// give the same stream of words.
+    func combine(into hasher: inout ElementHasher) {
+        @inline(__always) func pack(_ low: Int32, _ high: Int32) -> UInt64 {
+            UInt64(UInt32(bitPattern: low)) | UInt64(UInt32(bitPattern: high)) << 32
+        }
+        hasher.combine(UInt64(nodes.count))
+        nodes.withUnsafeBufferPointer { nodes in
+            for node in nodes {
+                hasher.combine(pack(node.local, node.namespace))
+                hasher.combine(pack(node.parent, node.attributeCount))
+                hasher.combine(pack(node.textStart, node.textEnd))
+            }
+        }
+        hasher.combine(UInt64(attributes.count))
+        attributes.withUnsafeBufferPointer { attributes in
+            for attribute in attributes {
+                hasher.combine(pack(attribute.local, attribute.namespace))
+                hasher.combine(pack(attribute.start, attribute.end))
+            }
+        }
+        attributeBytes.withUnsafeBytes { hasher.combine(bytes: $0) }
+        text.withUnsafeBytes { hasher.combine(bytes: $0) }
     }
 
     // MARK: Evaluation

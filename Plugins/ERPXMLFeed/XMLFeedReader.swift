@@ -35,6 +35,8 @@ struct FeedFailure: Error {
 /// What reading one file did.
 struct FeedStats {
     var recordElements = 0
+    /// Record elements the host already held unchanged: neither mapped nor emitted.
+    var skippedElements = 0
     var records = 0
     var rejects = 0
     var invalidBytes = 0
@@ -58,6 +60,12 @@ final class XMLFeedReader {
     let mapping: Mapping
     let mapper: RecordMapper
     let limits: ReaderLimits
+    /// Where to ask whether a record element is unchanged (nil: never ask, never tag records).
+    let digests: ElementDigestChannel?
+    /// The seed of every element digest: a digest of what shapes records besides the element (see the plugin).
+    let digestSeed: (UInt64, UInt64)
+    /// Record elements read in this ingest, across files: the sequence of the last one.
+    private var sequence: UInt64 = 0
 
     // Per file.
     private var parser: xmlParserCtxtPtr?
@@ -84,9 +92,13 @@ final class XMLFeedReader {
     private var localCache = PointerMap()
     private var uriCache = PointerMap()
 
-    init(mapping: Mapping, limits: ReaderLimits) {
+    /// A reader for one ingest (element sequences run on across its files). With `digests`, each record element
+    /// is first offered to the host, which may answer that it is unchanged.
+    init(mapping: Mapping, limits: ReaderLimits, digests: ElementDigestChannel? = nil, digestSeed: (UInt64, UInt64) = (0, 0)) {
         self.mapping = mapping
         self.limits = limits
+        self.digests = digests
+        self.digestSeed = digestSeed
         mapper = RecordMapper(mapping: mapping)
     }
 
@@ -537,6 +549,19 @@ final class XMLFeedReader {
             }
             repair.invalidOffsets = kept
         }
+        sequence += 1
+        // Asked before anything else is done with the element: skipping must cost no more than parse and hash. A
+        // tainted element gets no digest: its bytes were repaired, and it may be rejected.
+        var element: ElementDigest?
+        if let digests, tree.tainted.isEmpty {
+            let digest = ElementDigest(elementDigest(), sequence: sequence)
+            if digests.skipUnchanged(digest) {
+                stats.skippedElements += 1
+                tree.reset()
+                return
+            }
+            element = digest
+        }
         var rawText: String?
         if !raw.isEmpty {
             var count = raw.count
@@ -559,10 +584,41 @@ final class XMLFeedReader {
         mapper.map(
             rules: recordRules, tree: tree, source: source, recordNumber: stats.recordElements, raw: rawText,
             rawForRecords: forRecords, into: &output)
+        var rejected = false
         for item in output[before...] {
-            if case .record = item { stats.records += 1 } else { stats.rejects += 1 }
+            if case .record = item { stats.records += 1 } else { stats.rejects += 1; rejected = true }
+        }
+        // The host remembers an element only when all of its records were stored; a record the plugin rejected
+        // never reaches it, so an element with a reject must not be tagged at all.
+        if let element, !rejected {
+            for index in before..<output.count {
+                guard case .record(var record) = output[index] else { continue }
+                record.element = element
+                output[index] = .record(record)
+            }
         }
         tree.reset()
+    }
+
+    /// The digest of the record element just read: everything its records depend on. The seed covers the plugin,
+    /// its version and the mapping; here come which record rules matched, the document-level values captured so far
+    /// (records may take them) and the element's tree. Not the file name or position: a daily file with a new name
+    /// and the same content must still match.
+    private func elementDigest() -> (high: UInt64, low: UInt64) {
+        var hasher = ElementHasher(seed: digestSeed)
+        hasher.combine(UInt64(recordRules.count))
+        for rule in recordRules { hasher.combine(UInt64(rule)) }
+        hasher.combine(UInt64(mapper.captures.count))
+        for capture in mapper.captures {
+            if let capture {
+                hasher.combine(1)
+                hasher.combine(capture)
+            } else {
+                hasher.combine(0)
+            }
+        }
+        tree.combine(into: &hasher)
+        return hasher.finalize()
     }
 
     private func failureMessage(_ context: xmlParserCtxtPtr) -> String {
