@@ -122,6 +122,8 @@ struct SeenRecord: Equatable, CustomStringConvertible {
     var recordNumber: UInt64
     var source: String?
     var raw: String?
+    /// `wharf_record.element` (nil when all zero).
+    var element: SeenElement? = nil
 
     var description: String { "\(entity)(\(fields.joined(separator: ", ")) @\(line):\(column)#\(recordNumber))" }
 
@@ -133,6 +135,24 @@ struct SeenRecord: Equatable, CustomStringConvertible {
     }
 
     subscript(name: String) -> String? { values(name).first }
+}
+
+/// An element digest as the recording host saw it (asked about, or in a record).
+struct SeenElement: Hashable, CustomStringConvertible {
+    var high: UInt64
+    var low: UInt64
+    var sequence: UInt64
+
+    init(_ element: wharf_element_digest) {
+        high = element.digest_high
+        low = element.digest_low
+        sequence = element.sequence
+    }
+
+    /// The digest without its sequence.
+    var digest: [UInt64] { [high, low] }
+
+    var description: String { "#\(sequence):\(String(high, radix: 16))/\(String(low, radix: 16))" }
 }
 
 /// One reject as the recording host saw it.
@@ -156,6 +176,10 @@ final class RecordingRun {
     var rejects: [SeenReject] = []
     var logs: [String] = []
     var lastError: String?
+    /// Elements asked about through "wharf.element-digests.v1", in order (from the plugin's producer thread).
+    var askedElements: [SeenElement] = []
+    /// Digests (high, low) the host answers "skip" for.
+    var skippable: Set<[UInt64]> = []
     private var strings: [UnsafeMutablePointer<CChar>] = []
 
     init(config: String, mapping: String, cursor: String? = nil) {
@@ -223,7 +247,8 @@ nonisolated(unsafe) let recordingHost: UnsafePointer<wharf_host_api> = {
                     SeenRecord(
                         entity: String(cString: record.entity!), fields: fields, line: record.location.line,
                         column: record.location.column, recordNumber: record.location.record_number,
-                        source: record.location.source.map { String(cString: $0) }, raw: text(record.raw, record.raw_len)))
+                        source: record.location.source.map { String(cString: $0) }, raw: text(record.raw, record.raw_len),
+                        element: record.element.digest_high == 0 && record.element.digest_low == 0 ? nil : SeenElement(record.element)))
             }
         }
         let newCursor = cursor.map { String(cString: $0) }
@@ -247,7 +272,7 @@ nonisolated(unsafe) let recordingHost: UnsafePointer<wharf_host_api> = {
     api.set_error = { ctx, message in RecordingRun.from(ctx).lastError = String(cString: message!) }
     api.read_records = { _, _, _, _ in WHARF_ERR_UNSUPPORTED }
     api.set_response = { _, _, _ in WHARF_ERR_STATE }
-    api.get_extension = { _ in nil }
+    api.get_extension = { id in strcmp(id!, WHARF_EXT_ELEMENT_DIGESTS_V1) == 0 ? UnsafeRawPointer(recordingElementDigests) : nil }
     api.resolve_path = { ctx, path in
         let run = RecordingRun.from(ctx)
         guard let path, path.pointee != 0 else { return nil }
@@ -257,6 +282,38 @@ nonisolated(unsafe) let recordingHost: UnsafePointer<wharf_host_api> = {
     let pointer = UnsafeMutablePointer<wharf_host_api>.allocate(capacity: 1)
     pointer.initialize(to: api)
     return UnsafePointer(pointer)
+}()
+
+/// The recording host without any extension (an older host).
+nonisolated(unsafe) let recordingHostWithoutExtensions: UnsafePointer<wharf_host_api> = {
+    var api = recordingHost.pointee
+    api.get_extension = { _ in nil }
+    let pointer = UnsafeMutablePointer<wharf_host_api>.allocate(capacity: 1)
+    pointer.initialize(to: api)
+    return UnsafePointer(pointer)
+}()
+
+/// The recording host's "wharf.element-digests.v1": records what is asked and answers "skip" for the run's
+/// `skippable` digests. Like the real host, it refuses a sequence that does not increase.
+nonisolated(unsafe) let recordingElementDigests: UnsafePointer<wharf_element_digests_v1> = {
+    let table = UnsafeMutablePointer<wharf_element_digests_v1>.allocate(capacity: 1)
+    table.initialize(
+        to: wharf_element_digests_v1(
+            struct_size: UInt32(MemoryLayout<wharf_element_digests_v1>.size), reserved: 0,
+            skip_unchanged: { ctx, elements, count, skip in
+                let run = RecordingRun.from(ctx)
+                for index in 0..<count {
+                    let element = SeenElement(elements![index])
+                    if element.sequence <= run.askedElements.last?.sequence ?? 0 || element.digest == [0, 0] {
+                        skip!.update(repeating: 0, count: count)
+                        return WHARF_ERR_INVALID
+                    }
+                    run.askedElements.append(element)
+                    skip![index] = run.skippable.contains(element.digest) ? 1 : 0
+                }
+                return WHARF_OK
+            }))
+    return UnsafePointer(table)
 }()
 
 /// Runs the real plugin library against the recording host.
@@ -274,10 +331,10 @@ enum RecordingIngest {
 
     /// Creates an instance for `run` (throws the create error) and ingests; returns the ingest status.
     @discardableResult
-    static func ingest(_ run: RecordingRun) throws -> wharf_status {
+    static func ingest(_ run: RecordingRun, host: UnsafePointer<wharf_host_api> = recordingHost) throws -> wharf_status {
         let descriptor = try descriptor()
         var instance: UnsafeMutableRawPointer?
-        let status = descriptor.pointee.create!(recordingHost, run.context, &instance)
+        let status = descriptor.pointee.create!(host, run.context, &instance)
         guard status == WHARF_OK else { throw Failure(status: status, message: run.lastError ?? "-") }
         defer { descriptor.pointee.destroy!(instance) }
         return descriptor.pointee.ingest!(instance, run.context)
