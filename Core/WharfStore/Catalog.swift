@@ -156,13 +156,8 @@ extension Store {
                 var existed = false
                 // The elements that wrote these rows no longer describe what is stored (see ElementLedger).
                 for table in ["products", "base_prices", "inventory_source_items"] {
-                    let st = try db.statement(
-                        """
-                        DELETE FROM element_digests WHERE high IN (
-                            SELECT element_owner FROM \(table) WHERE sku = ?1 AND element_owner IS NOT NULL)
-                        """)
-                    st.bind(1, sku)
-                    try st.run()
+                    try Store.revokeElements(
+                        db, ownersSQL: "SELECT DISTINCT element_owner AS owner FROM \(table) WHERE sku = ?1", value: sku)
                 }
                 for sql in [
                     "DELETE FROM products WHERE sku = ?1", "DELETE FROM base_prices WHERE sku = ?1",

@@ -78,12 +78,8 @@ extension Store {
 
         // Shared (under `lock`).
         private var loaded = false
-        /// Digests by high half, sorted by `Int64(bitPattern: high)`.
-        private var highs: [Int64] = []
-        private var lows: [UInt64] = []
-        private var metas: [UInt64] = []
-        /// Per digest: the sequence it was answered "skip" with in this run (0: not skipped).
-        private var skippedAt: [UInt64] = []
+        /// The live digests, sorted by `high`.
+        private var entries: [Entry] = []
         /// Owners revoked before the digests were loaded: applied to them when they are.
         private var revokedBeforeLoad: Set<Int64> = []
         private var sourceSets: [Int: [String]] = [:]
@@ -100,6 +96,17 @@ extension Store {
         private var pending: Accumulated?
         /// Elements that must not be recorded (a record rejected, a row left to a later element).
         private var unclean: Set<UInt64> = []
+
+        /// One live digest in memory.
+        struct Entry {
+            /// The high half, as stored (signed): the sort key.
+            var high: Int64
+            var low: UInt64
+            /// Counts and source set (see the `element_digests` table), plus `revokedBit`.
+            var meta: UInt64
+            /// The sequence it was answered "skip" with in this run (0: not skipped).
+            var skippedAt: UInt64 = 0
+        }
 
         /// What the writer gathers about one element while its records are written.
         struct Accumulated {
@@ -139,11 +146,11 @@ extension Store {
             }
             lastAsked = element.sequence
             if !loaded { try load() }
-            guard let index = find(Int64(bitPattern: element.high)), lows[index] == element.low,
-                metas[index] & Self.revokedBit == 0
+            guard let index = find(Int64(bitPattern: element.high)), entries[index].low == element.low,
+                entries[index].meta & Self.revokedBit == 0
             else { return false }
-            if skippedAt[index] == 0 { skippedAt[index] = element.sequence }
-            let meta = metas[index]
+            if entries[index].skippedAt == 0 { entries[index].skippedAt = element.sequence }
+            let meta = entries[index].meta
             skipped.elements += 1
             skipped.products += Int64(meta & 0xFF)
             skipped.prices += Int64((meta >> 8) & 0xFF)
@@ -166,10 +173,11 @@ extension Store {
 
         private static let revokedBit: UInt64 = 1 << 63
 
-        /// Reads the connector's digests (when recorded under the same settings) into the sorted arrays.
+        /// Reads the connector's live digests (when recorded under the same settings), sorted by high half. A
+        /// digest is live unless a revocation of its high half came after it (`element_revocations.up_to`).
         private func load() throws(StoreError) {
             let connector = self.connector, settings = self.settings
-            struct Loaded { var highs: [Int64] = [], lows: [UInt64] = [], metas: [UInt64] = [], sets: [Int: [String]] = [:] }
+            struct Loaded { var entries: [Entry] = [], sets: [Int: [String]] = [:] }
             let result = try store.read("read the element digests of connector '\(connector)'") { db -> Loaded in
                 var out = Loaded()
                 try db.execute("BEGIN")
@@ -185,35 +193,39 @@ extension Store {
                 while try sets.step() {
                     out.sets[Int(sets.int64(0))] = sets.text(1).split(separator: "\n", omittingEmptySubsequences: false).map(String.init)
                 }
-                let rows = try db.statement("SELECT high, low, meta FROM element_digests WHERE set_id = ?1 ORDER BY high")
+                var revoked: [Int64: Int64] = [:]
+                let revocations = try db.statement("SELECT high, up_to FROM element_revocations")
+                defer { revocations.reset() }
+                while try revocations.step() { revoked[revocations.int64(0)] = revocations.int64(1) }
+                let rows = try db.statement("SELECT id, high, low, meta FROM element_digests WHERE set_id = ?1")
                 defer { rows.reset() }
                 rows.bind(1, id)
                 while try rows.step() {
-                    out.highs.append(rows.int64(0))
-                    out.lows.append(UInt64(bitPattern: rows.int64(1)))
-                    out.metas.append(UInt64(bitPattern: rows.int64(2)))
+                    let high = rows.int64(1)
+                    if let upTo = revoked[high], rows.int64(0) <= upTo { continue }
+                    out.entries.append(Entry(
+                        high: high, low: UInt64(bitPattern: rows.int64(2)), meta: UInt64(bitPattern: rows.int64(3))))
                 }
                 return out
             }
-            highs = result.highs
-            lows = result.lows
-            metas = result.metas
+            entries = result.entries
+            entries.sort { $0.high < $1.high }
             sourceSets = result.sets
-            skippedAt = [UInt64](repeating: 0, count: highs.count)
             loaded = true
             for owner in revokedBeforeLoad {
-                if let index = find(owner) { metas[index] |= Self.revokedBit }
+                if let index = find(owner) { entries[index].meta |= Self.revokedBit }
             }
             revokedBeforeLoad = []
         }
 
+        /// The index of a live digest with this high half (the first, when an element was recorded twice).
         private func find(_ high: Int64) -> Int? {
-            var low = 0, upper = highs.count
+            var low = 0, upper = entries.count
             while low < upper {
                 let middle = (low + upper) / 2
-                if highs[middle] < high { low = middle + 1 } else { upper = middle }
+                if entries[middle].high < high { low = middle + 1 } else { upper = middle }
             }
-            return low < highs.count && highs[low] == high ? low : nil
+            return low < entries.count && entries[low].high == high ? low : nil
         }
 
         // MARK: Writer side
@@ -234,8 +246,13 @@ extension Store {
                 return .proceed
             }
             guard let index = find(owner) else { return .proceed }
-            if skippedAt[index] > sequence, sequence != 0 { return .leave }
-            metas[index] |= Self.revokedBit
+            if entries[index].skippedAt > sequence, sequence != 0 { return .leave }
+            // Every copy (an element recorded twice has the same high half).
+            var next = index
+            while next < entries.count, entries[next].high == owner {
+                entries[next].meta |= Self.revokedBit
+                next += 1
+            }
             return .proceed
         }
 
@@ -245,7 +262,7 @@ extension Store {
             lock.lock()
             defer { lock.unlock() }
             guard loaded, let index = find(owner) else { return false }
-            return skippedAt[index] != 0
+            return entries[index].skippedAt != 0
         }
 
         /// The stock sources of the skipped elements (they count as delivered by a full snapshot).
@@ -283,9 +300,12 @@ extension Store {
         /// Records the completed elements of the batch (all but the last, which may continue in the next batch;
         /// `all` records that one too), in the batch's transaction.
         func recordCompleted(_ db: Connection, all: Bool) throws(SQLiteError) {
-            if all, let last = pending {
-                completed.append(last)
-                pending = nil
+            if all {
+                if let last = pending {
+                    completed.append(last)
+                    pending = nil
+                }
+                try Store.compactElementDigests(db)
             }
             guard !completed.isEmpty else { return }
             defer {
@@ -294,8 +314,7 @@ extension Store {
                 if let pending { unclean = unclean.filter { $0 >= pending.tag.sequence } } else { unclean = [] }
             }
             let id = try prepareSet(db)
-            let insert = try db.statement(
-                "INSERT INTO element_digests (high, low, set_id, meta) VALUES (?1, ?2, ?3, ?4) ON CONFLICT (high) DO NOTHING")
+            let insert = try db.statement("INSERT INTO element_digests (high, low, set_id, meta) VALUES (?1, ?2, ?3, ?4)")
             for element in completed where element.clean && !unclean.contains(element.tag.sequence) {
                 guard element.products <= 0xFF, element.prices <= 0xFF, element.stock <= 0xFF,
                     element.products + element.prices + element.stock > 0
@@ -399,10 +418,44 @@ extension Store {
         guard rc == SQLITE_OK else { throw db.error(rc) }
     }
 
-    /// Deletes the digest of the element that owned a row (see `ElementLedger`): the row is about to change.
+    /// Takes back the digest of the element that owned a row (see `ElementLedger`): the row is about to change.
+    /// Every digest of that high half recorded so far is revoked; one recorded later is not.
     static func revokeElement(_ db: Connection, owner: Int64) throws(SQLiteError) {
-        let st = try db.statement("DELETE FROM element_digests WHERE high = ?1")
+        let st = try db.statement(
+            """
+            INSERT INTO element_revocations (high, up_to) VALUES (?1, (SELECT coalesce(max(id), 0) FROM element_digests))
+            ON CONFLICT (high) DO UPDATE SET up_to = excluded.up_to
+            """)
         st.bind(1, owner)
         try st.run()
     }
+
+    /// `revokeElement` for the owners of the rows `ownersSQL` selects (one column, `?1` bound to `value`).
+    static func revokeElements(_ db: Connection, ownersSQL: String, value: String) throws(SQLiteError) {
+        let st = try db.statement(
+            """
+            INSERT INTO element_revocations (high, up_to)
+            SELECT owner, (SELECT coalesce(max(id), 0) FROM element_digests) FROM (\(ownersSQL)) WHERE owner IS NOT NULL
+            ON CONFLICT (high) DO UPDATE SET up_to = excluded.up_to
+            """)
+        st.bind(1, value)
+        try st.run()
+    }
+
+    /// Applies the revocations once they are many: deletes the digests they take back, then forgets them. Keeps
+    /// both tables small for a feed whose elements change every run.
+    static func compactElementDigests(_ db: Connection) throws(SQLiteError) {
+        let revocations = try db.scalarInt("SELECT count(*) FROM element_revocations")
+        guard revocations > 0 else { return }
+        let digests = try db.scalarInt("SELECT coalesce(max(id), 0) - coalesce(min(id), 0) + 1 FROM element_digests")
+        guard revocations >= compactionFloor || revocations * 4 >= digests else { return }
+        try db.execute(
+            """
+            DELETE FROM element_digests WHERE id <= (SELECT up_to FROM element_revocations AS r WHERE r.high = element_digests.high);
+            DELETE FROM element_revocations;
+            """)
+    }
+
+    /// Revocations that always trigger a compaction at the end of a run.
+    static let compactionFloor: Int64 = 100_000
 }

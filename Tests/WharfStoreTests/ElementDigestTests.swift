@@ -37,6 +37,16 @@ final class ElementDigestTests: StoreTestCase {
         (tag(n), [product(sku, "Product \(sku)"), self.price(sku, price), stock(sku, "W1", quantity), stock(sku, "W2", 1)])
     }
 
+    /// Digests recorded and not revoked since (of one high half, or all).
+    func live(high: Int64? = nil) throws -> Int64 {
+        try sqlInt(
+            """
+            SELECT count(*) FROM element_digests AS d
+            WHERE \(high.map { "d.high = \($0)" } ?? "1")
+                AND NOT EXISTS (SELECT 1 FROM element_revocations AS r WHERE r.high = d.high AND d.id <= r.up_to)
+            """)
+    }
+
     /// Run 1 imports two elements; returns a fresh ledger for run 2.
     func importTwoElements() throws -> Store.ElementLedger {
         let first = ledger()
@@ -78,9 +88,9 @@ final class ElementDigestTests: StoreTestCase {
     func testAnUntaggedBatchAndAnUnchangedWriteByAnotherWriterRevokeToo() throws {
         _ = try importTwoElements()
         // Same value, another writer: the row is unchanged, but it is no longer element 2's.
-        try store.apply([stock("B", "W2", 1)], cursor: nil)
+        _ = try store.apply([stock("B", "W2", 1)], cursor: nil)
         XCTAssertFalse(try ledger().skipUnchanged(tag(2)))
-        XCTAssertEqual(try sqlInt("SELECT count(*) FROM element_digests"), 1)
+        XCTAssertEqual(try live(), 1)
     }
 
     func testDeletingAProductRevokesItsElement() throws {
@@ -97,7 +107,7 @@ final class ElementDigestTests: StoreTestCase {
         XCTAssertFalse(try changed.skipUnchanged(tag(1)))
         try apply([element(3, sku: "C")], ledger: changed)
         try store.recordElements(changed)
-        XCTAssertEqual(try sqlInt("SELECT count(*) FROM element_digests"), 1, "only the element recorded under the new settings")
+        XCTAssertEqual(try live(), 1, "only the element recorded under the new settings")
         XCTAssertTrue(try ledger(settings + "\ninventory full keep").skipUnchanged(tag(3)))
     }
 
@@ -114,11 +124,11 @@ final class ElementDigestTests: StoreTestCase {
         let first = ledger()
         let (tag1, records1) = element(1, sku: "A")
         try apply([(tag1, Array(records1.prefix(2)))], ledger: first)
-        XCTAssertEqual(try sqlInt("SELECT count(*) FROM element_digests"), 0, "element 1 may continue in the next batch")
+        XCTAssertEqual(try live(), 0, "element 1 may continue in the next batch")
         try apply([(tag1, Array(records1.suffix(2))), element(2, sku: "B")], ledger: first)
-        XCTAssertEqual(try sqlInt("SELECT count(*) FROM element_digests"), 1, "element 1 ended when element 2 began")
+        XCTAssertEqual(try live(), 1, "element 1 ended when element 2 began")
         try store.recordElements(first)
-        XCTAssertEqual(try sqlInt("SELECT count(*) FROM element_digests"), 2)
+        XCTAssertEqual(try live(), 2)
         let skipped = { let l = self.ledger(); _ = try l.skipUnchanged(tag1); return l.takeSkipped() }
         XCTAssertEqual(try skipped().stock, 2, "both halves counted")
     }
@@ -128,7 +138,7 @@ final class ElementDigestTests: StoreTestCase {
         try apply([element(1, sku: "A")], ledger: first)
         try sql("CREATE TRIGGER fail_b BEFORE INSERT ON products WHEN NEW.sku = 'B' BEGIN SELECT RAISE(ABORT, 'no B'); END")
         XCTAssertNotNil(storeError { try self.apply([element(2, sku: "B")], ledger: first) })
-        XCTAssertEqual(try sqlInt("SELECT count(*) FROM element_digests"), 0, "element 1 was to be recorded with the failed batch")
+        XCTAssertEqual(try live(), 0, "element 1 was to be recorded with the failed batch")
     }
 
     /// Run 2 asks ahead of its writer: element 2 (sequence 5) is answered "skip" before element 9 (sequence 3), which
@@ -145,7 +155,7 @@ final class ElementDigestTests: StoreTestCase {
         try store.recordElements(second)
         XCTAssertEqual(counts.inserted, 1)
         XCTAssertEqual(try sqlInt("SELECT quantity FROM inventory_source_items WHERE sku = 'B' AND source_code = 'W1'"), 5)
-        XCTAssertEqual(try sqlInt("SELECT count(*) FROM element_digests WHERE high = \(0x9009)"), 0)
+        XCTAssertEqual(try live(high: 0x9009), 0)
         XCTAssertTrue(try ledger().skipUnchanged(tag(2)), "element 2 still holds all its rows")
     }
 
@@ -173,7 +183,7 @@ final class ElementDigestTests: StoreTestCase {
         try store.recordElements(first)
         XCTAssertEqual(try store.finishSnapshot(runID: run1.id, absent: .zero, elements: first), 0)
         try store.finishRun(id: run1.id, state: .succeeded, counts: RunCounts(), error: nil)
-        try store.apply([stock("Z", "W1", 3)], cursor: nil)
+        _ = try store.apply([stock("Z", "W1", 3)], cursor: nil)
 
         // Run 2: elements 1 and 2 unchanged and skipped, element 3 gone from the feed.
         let run2 = try store.beginRun(connector: "erp", pluginID: "erp-xml", trigger: .scheduled)
@@ -187,7 +197,26 @@ final class ElementDigestTests: StoreTestCase {
         XCTAssertEqual(
             try sqlInt("SELECT sum(quantity) FROM inventory_source_items WHERE sku IN ('A', 'B') AND source_code = 'W1'"), 10)
         XCTAssertEqual(try sqlInt("SELECT quantity FROM inventory_source_items WHERE sku = 'Z'"), 0)
-        XCTAssertEqual(try sqlInt("SELECT count(*) FROM element_digests WHERE high = \(0x1003)"), 0, "C's rows were zeroed")
+        XCTAssertEqual(try live(high: 0x1003), 0, "C's rows were zeroed")
+    }
+
+    /// Revocations pile up until a run ends with many of them: then the digests they take back are deleted and
+    /// they are forgotten, while a digest recorded after its revocation stays live.
+    func testACompactionDeletesRevokedDigestsAndKeepsOnesRecordedSince() throws {
+        _ = try importTwoElements()
+        _ = try store.putProduct(Product(sku: "A", name: "Changed by the API"))  // revokes element 1
+        XCTAssertEqual(try sqlInt("SELECT count(*) FROM element_digests"), 2, "a revocation deletes nothing yet")
+        XCTAssertEqual(try sqlInt("SELECT count(*) FROM element_revocations"), 1)
+        // Run 2 maps element 1 again (its product back as the feed has it): recorded anew, after the revocation.
+        let second = ledger()
+        XCTAssertFalse(try second.skipUnchanged(tag(1)))
+        try apply([element(1, sku: "A")], ledger: second)
+        try store.recordElements(second)  // 1 revocation against 3 digests: compacted
+        XCTAssertEqual(try sqlInt("SELECT count(*) FROM element_revocations"), 0)
+        XCTAssertEqual(try sqlInt("SELECT count(*) FROM element_digests"), 2, "the revoked copy of element 1 is gone")
+        let third = ledger()
+        XCTAssertTrue(try third.skipUnchanged(tag(1)))
+        XCTAssertTrue(try third.skipUnchanged(tag(2)))
     }
 
     func testASnapshotWithoutItsSkippedElementsZeroesTheirStock() throws {
@@ -195,7 +224,7 @@ final class ElementDigestTests: StoreTestCase {
         _ = try importTwoElements()
         let run = try store.beginRun(connector: "erp", pluginID: "erp-xml", trigger: .scheduled)
         try store.beginSnapshot(runID: run.id)
-        try store.apply([stock("A", "W1", 5)], cursor: nil, options: Store.ApplyOptions(runID: run.id))
+        _ = try store.apply([stock("A", "W1", 5)], cursor: nil, options: Store.ApplyOptions(runID: run.id))
         XCTAssertEqual(try store.finishSnapshot(runID: run.id, absent: .zero), 1, "B at W1")
     }
 }
