@@ -6,7 +6,7 @@ extension Store {
     /// The source element (an XML record element, a line) a record was mapped from, named by the plugin's digest of
     /// everything the element's records depend on (see wharf_plugin.h, `wharf_element_digest`).
     public struct ElementTag: Sendable, Hashable {
-        /// The digest's high half; also the owner id written into the rows the element's records store.
+        /// The digest's high half.
         public var high: UInt64
         /// The digest's low half.
         public var low: UInt64
@@ -22,9 +22,6 @@ extension Store {
 
         /// Whether this names an element (a digest that is not all zero).
         public var isElement: Bool { high != 0 || low != 0 }
-
-        /// The owner id stored in `element_owner` columns: the high half as SQLite's signed integer.
-        var owner: Int64 { Int64(bitPattern: high) }
     }
 
     /// What an ingest run skipped as unchanged, by entity: the records the skipped elements produced last time.
@@ -50,21 +47,26 @@ extension Store {
     /// extension of the plugin ABI).
     ///
     /// The rule that keeps a skip safe: a digest is in `element_digests` only while every row its element's records
-    /// wrote still holds exactly what they wrote. Each product, base price and stock row names the element that last
-    /// wrote it (`element_owner`, the digest's high half, NULL for any other writer), and every write that changes a
-    /// row's owner — the REST API, another connector, another element, a snapshot's zeroing, a delete — deletes the
-    /// old owner's digest in the same transaction. A digest is recorded only once all of its element's records were
-    /// stored without a reject, in the transaction of the batch that ends the element (or at the run's end). The
-    /// digests of a connector also depend on its host-side settings (`settings`): when those differ from the ones
-    /// the digests were recorded under, they are all dropped.
+    /// wrote still holds exactly what they wrote. Each element written gets an owner id (the id its digest row will
+    /// have; ids come from `element_ids` in blocks, so concurrent runs never share one), each product, base price and
+    /// stock row names the element that last wrote it (`element_owner`, NULL for any other writer), and every write
+    /// that changes a row's owner — the REST API, another connector, another element, a snapshot's zeroing, a delete
+    /// — deletes the old owner's digest row in the same transaction. A digest is recorded only once all of its
+    /// element's records were stored without a reject, in the transaction of the batch that ends the element (or at
+    /// the run's end). The digests of a connector also depend on its host-side settings (`settings`): when those
+    /// differ from the ones the digests were recorded under, they are all dropped.
+    ///
+    /// Why small ids rather than the digest as owner: a random 64-bit value takes 8 bytes in every catalog row and,
+    /// as a key, scatters a batch's digest inserts over the whole table; sequential ids take 3 or 4 bytes and
+    /// append.
     ///
     /// Order within a run: the plugin asks ahead of the writer (its parser runs on another thread). When an element
     /// being written would take over a row whose owner was already answered "skip" with a LATER sequence, the row is
     /// left to that later element — which is what applying both in order would have left — and the earlier element
     /// is not recorded.
     ///
-    /// Memory: the connector's digests are loaded on the first question, into sorted arrays of about 32 bytes a
-    /// digest (32 MB for a million elements).
+    /// Memory: the connector's digests are loaded on the first question, about 44 bytes a digest (44 MB for a
+    /// million elements).
     ///
     /// Threading: `skipUnchanged` may be called from any thread; the writer-side methods run under the store's
     /// writer lock. One lock guards the shared state.
@@ -78,8 +80,10 @@ extension Store {
 
         // Shared (under `lock`).
         private var loaded = false
-        /// The live digests, sorted by `high`.
+        /// The connector's digests, sorted by id (as loaded).
         private var entries: [Entry] = []
+        /// Indexes into `entries`, sorted by `high`.
+        private var byHigh: [UInt32] = []
         /// Owners revoked before the digests were loaded: applied to them when they are.
         private var revokedBeforeLoad: Set<Int64> = []
         private var sourceSets: [Int: [String]] = [:]
@@ -90,6 +94,10 @@ extension Store {
         // Writer side (under the writer lock).
         /// The connector's row id in `element_digest_sets`, once the writer checked its settings in this run.
         private var setID: Int64?
+        /// Owner ids reserved in `element_ids` and not handed out yet.
+        private var reserved: Range<Int64> = 0..<0
+        /// Owner ids reserved at a time (a test makes it small to see blocks change hands).
+        var ownerIDBlock: Int64 = 4096
         private var writerSourceSets: [String: Int] = [:]
         /// Elements whose records are all written (the last one may still grow: `pending`).
         private var completed: [Accumulated] = []
@@ -97,10 +105,11 @@ extension Store {
         /// Elements that must not be recorded (a record rejected, a row left to a later element).
         private var unclean: Set<UInt64> = []
 
-        /// One live digest in memory.
+        /// One digest in memory.
         struct Entry {
-            /// The high half, as stored (signed): the sort key.
-            var high: Int64
+            /// Its row id: the owner id its element's rows carry.
+            var id: Int64
+            var high: UInt64
             var low: UInt64
             /// Counts and source set (see the `element_digests` table), plus `revokedBit`.
             var meta: UInt64
@@ -111,6 +120,8 @@ extension Store {
         /// What the writer gathers about one element while its records are written.
         struct Accumulated {
             var tag: ElementTag
+            /// The owner id its rows carry and its digest row will have.
+            var id: Int64
             var products = 0
             var prices = 0
             var stock = 0
@@ -146,9 +157,7 @@ extension Store {
             }
             lastAsked = element.sequence
             if !loaded { try load() }
-            guard let index = find(Int64(bitPattern: element.high)), entries[index].low == element.low,
-                entries[index].meta & Self.revokedBit == 0
-            else { return false }
+            guard let index = find(high: element.high, low: element.low) else { return false }
             if entries[index].skippedAt == 0 { entries[index].skippedAt = element.sequence }
             let meta = entries[index].meta
             skipped.elements += 1
@@ -173,8 +182,8 @@ extension Store {
 
         private static let revokedBit: UInt64 = 1 << 63
 
-        /// Reads the connector's live digests (when recorded under the same settings), sorted by high half. A
-        /// digest is live unless a revocation of its high half came after it (`element_revocations.up_to`).
+        /// Reads the connector's digests (when recorded under the same settings) and sorts an index of them by
+        /// high half.
         private func load() throws(StoreError) {
             let connector = self.connector, settings = self.settings
             struct Loaded { var entries: [Entry] = [], sets: [Int: [String]] = [:] }
@@ -193,39 +202,50 @@ extension Store {
                 while try sets.step() {
                     out.sets[Int(sets.int64(0))] = sets.text(1).split(separator: "\n", omittingEmptySubsequences: false).map(String.init)
                 }
-                var revoked: [Int64: Int64] = [:]
-                let revocations = try db.statement("SELECT high, up_to FROM element_revocations")
-                defer { revocations.reset() }
-                while try revocations.step() { revoked[revocations.int64(0)] = revocations.int64(1) }
-                let rows = try db.statement("SELECT id, high, low, meta FROM element_digests WHERE set_id = ?1")
+                let rows = try db.statement("SELECT id, high, low, meta FROM element_digests WHERE set_id = ?1 ORDER BY id")
                 defer { rows.reset() }
                 rows.bind(1, id)
                 while try rows.step() {
-                    let high = rows.int64(1)
-                    if let upTo = revoked[high], rows.int64(0) <= upTo { continue }
                     out.entries.append(Entry(
-                        high: high, low: UInt64(bitPattern: rows.int64(2)), meta: UInt64(bitPattern: rows.int64(3))))
+                        id: rows.int64(0), high: UInt64(bitPattern: rows.int64(1)), low: UInt64(bitPattern: rows.int64(2)),
+                        meta: UInt64(bitPattern: rows.int64(3))))
                 }
                 return out
             }
             entries = result.entries
-            entries.sort { $0.high < $1.high }
+            byHigh = (0..<UInt32(entries.count)).sorted { entries[Int($0)].high < entries[Int($1)].high }
             sourceSets = result.sets
             loaded = true
             for owner in revokedBeforeLoad {
-                if let index = find(owner) { entries[index].meta |= Self.revokedBit }
+                if let index = find(id: owner) { entries[index].meta |= Self.revokedBit }
             }
             revokedBeforeLoad = []
         }
 
-        /// The index of a live digest with this high half (the first, when an element was recorded twice).
-        private func find(_ high: Int64) -> Int? {
-            var low = 0, upper = entries.count
-            while low < upper {
-                let middle = (low + upper) / 2
-                if entries[middle].high < high { low = middle + 1 } else { upper = middle }
+        /// The index of the live digest (high, low), if there is one.
+        private func find(high: UInt64, low: UInt64) -> Int? {
+            var first = 0, upper = byHigh.count
+            while first < upper {
+                let middle = (first + upper) / 2
+                if entries[Int(byHigh[middle])].high < high { first = middle + 1 } else { upper = middle }
             }
-            return low < entries.count && entries[low].high == high ? low : nil
+            // Identical elements recorded twice share a digest: take a live one.
+            while first < byHigh.count, entries[Int(byHigh[first])].high == high {
+                let index = Int(byHigh[first])
+                if entries[index].low == low && entries[index].meta & Self.revokedBit == 0 { return index }
+                first += 1
+            }
+            return nil
+        }
+
+        /// The index of the digest with row id `id`.
+        private func find(id: Int64) -> Int? {
+            var first = 0, upper = entries.count
+            while first < upper {
+                let middle = (first + upper) / 2
+                if entries[middle].id < id { first = middle + 1 } else { upper = middle }
+            }
+            return first < entries.count && entries[first].id == id ? first : nil
         }
 
         // MARK: Writer side
@@ -245,14 +265,9 @@ extension Store {
                 revokedBeforeLoad.insert(owner)
                 return .proceed
             }
-            guard let index = find(owner) else { return .proceed }
+            guard let index = find(id: owner) else { return .proceed }
             if entries[index].skippedAt > sequence, sequence != 0 { return .leave }
-            // Every copy (an element recorded twice has the same high half).
-            var next = index
-            while next < entries.count, entries[next].high == owner {
-                entries[next].meta |= Self.revokedBit
-                next += 1
-            }
+            entries[index].meta |= Self.revokedBit
             return .proceed
         }
 
@@ -261,7 +276,7 @@ extension Store {
         func wasSkipped(owner: Int64) -> Bool {
             lock.lock()
             defer { lock.unlock() }
-            guard loaded, let index = find(owner) else { return false }
+            guard loaded, let index = find(id: owner) else { return false }
             return entries[index].skippedAt != 0
         }
 
@@ -274,13 +289,20 @@ extension Store {
             return sources
         }
 
-        /// Notes one record of `tag`'s element as written. Only product, price and stock rows name their element:
-        /// an element with any other record is never recorded.
-        func wrote(_ tag: ElementTag, _ record: ModelRecord) {
+        /// Notes one record of `tag`'s element before it is written, and returns the owner id its row is to carry.
+        /// Only product, price and stock rows name their element: an element with any other record is never
+        /// recorded.
+        func owner(_ db: Connection, _ tag: ElementTag, _ record: ModelRecord) throws(SQLiteError) -> Int64 {
             if pending?.tag.sequence != tag.sequence {
                 if let pending { completed.append(pending) }
-                pending = Accumulated(tag: tag)
+                pending = Accumulated(tag: tag, id: try nextID(db))
             }
+            defer { count(record) }
+            return pending!.id
+        }
+
+        /// Counts one record of the pending element.
+        private func count(_ record: ModelRecord) {
             switch record {
             case .product: pending!.products += 1
             case .price: pending!.prices += 1
@@ -290,6 +312,33 @@ extension Store {
                 if !pending!.sources.contains(code) { pending!.sources.append(code) }
             default: pending!.clean = false
             }
+        }
+
+        /// The next owner id, reserving a block of them in `element_ids` in the batch's transaction when none is left.
+        private func nextID(_ db: Connection) throws(SQLiteError) -> Int64 {
+            if reserved.isEmpty {
+                let block = ownerIDBlock
+                let st = try db.statement("UPDATE element_ids SET next_id = next_id + ?1 RETURNING next_id - ?1")
+                st.bind(1, block)
+                guard try st.step() else {
+                    st.reset()
+                    throw SQLiteError(code: SQLITE_CORRUPT, message: "table element_ids has no row")
+                }
+                let first = st.int64(0)
+                st.reset()
+                reserved = first..<(first + block)
+            }
+            defer { reserved = reserved.dropFirst() }
+            return reserved.lowerBound
+        }
+
+        /// Forgets what a batch that rolled back did: its reserved owner ids (another run may get them now) and its
+        /// elements, none of which may be recorded — the one it ended in the middle of not even when it goes on.
+        func batchRolledBack() {
+            reserved = 0..<0
+            completed.removeAll()
+            if let pending { unclean.insert(pending.tag.sequence) }
+            pending = nil
         }
 
         /// Marks elements that must not be recorded.
@@ -305,7 +354,6 @@ extension Store {
                     completed.append(last)
                     pending = nil
                 }
-                try Store.compactElementDigests(db)
             }
             guard !completed.isEmpty else { return }
             defer {
@@ -314,7 +362,8 @@ extension Store {
                 if let pending { unclean = unclean.filter { $0 >= pending.tag.sequence } } else { unclean = [] }
             }
             let id = try prepareSet(db)
-            let insert = try db.statement("INSERT INTO element_digests (high, low, set_id, meta) VALUES (?1, ?2, ?3, ?4)")
+            let insert = try db.statement(
+                "INSERT INTO element_digests (id, high, low, set_id, meta) VALUES (?5, ?1, ?2, ?3, ?4)")
             for element in completed where element.clean && !unclean.contains(element.tag.sequence) {
                 guard element.products <= 0xFF, element.prices <= 0xFF, element.stock <= 0xFF,
                     element.products + element.prices + element.stock > 0
@@ -326,7 +375,8 @@ extension Store {
                 }
                 let meta = UInt64(element.products) | UInt64(element.prices) << 8 | UInt64(element.stock) << 16
                     | UInt64(set) << 24
-                insert.bind(1, element.tag.owner)
+                insert.bind(5, element.id)
+                insert.bind(1, Int64(bitPattern: element.tag.high))
                 insert.bind(2, Int64(bitPattern: element.tag.low))
                 insert.bind(3, id)
                 insert.bind(4, Int64(bitPattern: meta))
@@ -418,44 +468,17 @@ extension Store {
         guard rc == SQLITE_OK else { throw db.error(rc) }
     }
 
-    /// Takes back the digest of the element that owned a row (see `ElementLedger`): the row is about to change.
-    /// Every digest of that high half recorded so far is revoked; one recorded later is not.
+    /// Deletes the digest of the element that owned a row (see `ElementLedger`): the row is about to change.
     static func revokeElement(_ db: Connection, owner: Int64) throws(SQLiteError) {
-        let st = try db.statement(
-            """
-            INSERT INTO element_revocations (high, up_to) VALUES (?1, (SELECT coalesce(max(id), 0) FROM element_digests))
-            ON CONFLICT (high) DO UPDATE SET up_to = excluded.up_to
-            """)
+        let st = try db.statement("DELETE FROM element_digests WHERE id = ?1")
         st.bind(1, owner)
         try st.run()
     }
 
     /// `revokeElement` for the owners of the rows `ownersSQL` selects (one column, `?1` bound to `value`).
     static func revokeElements(_ db: Connection, ownersSQL: String, value: String) throws(SQLiteError) {
-        let st = try db.statement(
-            """
-            INSERT INTO element_revocations (high, up_to)
-            SELECT owner, (SELECT coalesce(max(id), 0) FROM element_digests) FROM (\(ownersSQL)) WHERE owner IS NOT NULL
-            ON CONFLICT (high) DO UPDATE SET up_to = excluded.up_to
-            """)
+        let st = try db.statement("DELETE FROM element_digests WHERE id IN (\(ownersSQL))")
         st.bind(1, value)
         try st.run()
     }
-
-    /// Applies the revocations once they are many: deletes the digests they take back, then forgets them. Keeps
-    /// both tables small for a feed whose elements change every run.
-    static func compactElementDigests(_ db: Connection) throws(SQLiteError) {
-        let revocations = try db.scalarInt("SELECT count(*) FROM element_revocations")
-        guard revocations > 0 else { return }
-        let digests = try db.scalarInt("SELECT coalesce(max(id), 0) - coalesce(min(id), 0) + 1 FROM element_digests")
-        guard revocations >= compactionFloor || revocations * 4 >= digests else { return }
-        try db.execute(
-            """
-            DELETE FROM element_digests WHERE id <= (SELECT up_to FROM element_revocations AS r WHERE r.high = element_digests.high);
-            DELETE FROM element_revocations;
-            """)
-    }
-
-    /// Revocations that always trigger a compaction at the end of a run.
-    static let compactionFloor: Int64 = 100_000
 }

@@ -120,6 +120,7 @@ extension Store {
                 }
             }
         } catch {
+            options.elements?.batchRolledBack()
             var error = error
             if error.code != .closed && error.code != .misuse { error.message += "; nothing of the batch was stored" }
             throw error
@@ -183,6 +184,7 @@ extension Store {
                 }
             }
         } catch {
+            options.elements?.batchRolledBack()
             var error = error
             if error.code != .closed && error.code != .misuse { error.message += "; nothing of the batch was stored" }
             throw error
@@ -282,6 +284,7 @@ extension Store {
             do {
                 let element = index < elements.count && elements[index].isElement ? elements[index] : nil
                 upserter.element = element
+                upserter.owner = try element.map { try ledger!.owner(db, $0, record) }
                 // Records the store may refuse on their own, while the rest of the batch lands: relative stock
                 // below zero, B2B records whose company is unknown, OMS updates that are not a valid transition,
                 // pricing records that contradict their list. A refusal is filed as a reject of the run.
@@ -312,7 +315,6 @@ extension Store {
                     counts.add(try upserter.upsert(record))
                 }
                 if let element {
-                    ledger!.wrote(element, record)
                     if refusal != nil || upserter.leftToLaterElement { ledger!.markUnclean(CollectionOfOne(element.sequence)) }
                     upserter.leftToLaterElement = false
                 }
@@ -415,6 +417,8 @@ extension Store {
         var ledger: ElementLedger?
         /// The source element of the record being written, if any.
         var element: ElementTag?
+        /// The owner id its row is to carry (see `ElementLedger`), if any.
+        var owner: Int64?
         /// Set when a row was left to a later element of the run (see `ElementLedger`); the caller resets it.
         var leftToLaterElement = false
         /// The owner revoked last, so an element's several rows revoke it once.
@@ -731,7 +735,7 @@ extension Store {
             -> UpsertOutcome
         {
             guard statements.claim != nil else { return try upsertUnowned(statements, bind) }
-            let owner = element?.owner
+            let owner = self.owner
             func bindAll(_ st: Statement) {
                 bind(st)
                 st.bind(9, owner)

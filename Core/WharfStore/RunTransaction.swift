@@ -79,6 +79,7 @@ extension Store {
                         db, records, cursor: cursor, rejects: rejects, options: options, locations: locations, now: now)
                 }
             } catch {
+                options.elements?.batchRolledBack()
                 var error = store.describe(error, "apply a batch of \(records.count) records")
                 error.message += "; nothing of the batch was stored"
                 throw error
@@ -98,6 +99,7 @@ extension Store {
                     try Store.applyChunks(db, next: nextChunk, cursor: cursor, rejects: rejects, options: options, now: now)
                 }
             } catch {
+                options.elements?.batchRolledBack()
                 var error = store.describe(error, "apply a batch of records in chunks")
                 error.message += "; nothing of the batch was stored"
                 throw error

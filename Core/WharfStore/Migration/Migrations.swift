@@ -483,10 +483,10 @@ enum Migrations {
                     sources     TEXT NOT NULL,                       -- source codes, sorted, one per line
                     PRIMARY KEY (set_id, number)
                 ) WITHOUT ROWID;
-                -- The elements whose rows held exactly what their records wrote when they were recorded, in the
-                -- order they were recorded (appended: a random key would rewrite pages all over the table for
-                -- every batch). high and low are the digest's halves; meta packs the counts of product, price and
-                -- stock records (8 bits each) and the number of the element's source set (16 bits, 0 for none).
+                -- The elements whose rows still hold exactly what their records wrote. id is the owner id those
+                -- rows carry (handed out in blocks from element_ids, so ids grow and inserts append); high and low
+                -- are the digest's halves; meta packs the counts of product, price and stock records (8 bits each)
+                -- and the number of the element's source set (16 bits, 0 for none).
                 CREATE TABLE element_digests (
                     id          INTEGER PRIMARY KEY,
                     set_id      INTEGER NOT NULL,
@@ -494,12 +494,9 @@ enum Migrations {
                     low         INTEGER NOT NULL,
                     meta        INTEGER NOT NULL
                 );
-                -- Elements taken back since: every element_digests row of `high` with an id up to `up_to` no longer
-                -- describes what is stored. Applied, then emptied, by a compaction when it grows.
-                CREATE TABLE element_revocations (
-                    high        INTEGER PRIMARY KEY,
-                    up_to       INTEGER NOT NULL
-                );
+                -- The next owner id to hand out (one row).
+                CREATE TABLE element_ids (next_id INTEGER NOT NULL);
+                INSERT INTO element_ids (next_id) VALUES (1);
                 """),
     ]
 
