@@ -289,29 +289,29 @@ extension Store {
             return sources
         }
 
+        /// What a record is, for the counts kept per element.
+        enum RecordKind {
+            case product, price
+            case stock(source: String)
+            /// Any other entity: its rows name no element, so the element is never recorded.
+            case other
+        }
+
         /// Notes one record of `tag`'s element before it is written, and returns the owner id its row is to carry.
-        /// Only product, price and stock rows name their element: an element with any other record is never
-        /// recorded.
-        func owner(_ db: Connection, _ tag: ElementTag, _ record: ModelRecord) throws(SQLiteError) -> Int64 {
+        func owner(_ db: Connection, _ tag: ElementTag, _ kind: RecordKind) throws(SQLiteError) -> Int64 {
             if pending?.tag.sequence != tag.sequence {
                 if let pending { completed.append(pending) }
                 pending = Accumulated(tag: tag, id: try nextID(db))
             }
-            defer { count(record) }
-            return pending!.id
-        }
-
-        /// Counts one record of the pending element.
-        private func count(_ record: ModelRecord) {
-            switch record {
+            switch kind {
             case .product: pending!.products += 1
             case .price: pending!.prices += 1
-            case .stock(let s):
+            case .stock(let code):
                 pending!.stock += 1
-                let code = s.sourceCode
                 if !pending!.sources.contains(code) { pending!.sources.append(code) }
-            default: pending!.clean = false
+            case .other: pending!.clean = false
             }
+            return pending!.id
         }
 
         /// The next owner id, reserving a block of them in `element_ids` in the batch's transaction when none is left.

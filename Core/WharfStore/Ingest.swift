@@ -284,7 +284,19 @@ extension Store {
             do {
                 let element = index < elements.count && elements[index].isElement ? elements[index] : nil
                 upserter.element = element
-                upserter.owner = try element.map { try ledger!.owner(db, $0, record) }
+                if let element {
+                    // What the ledger counts, without copying the record (a copy retains every string in it).
+                    let kind: ElementLedger.RecordKind =
+                        switch record {
+                        case .product: .product
+                        case .price: .price
+                        case .stock(let s): .stock(source: s.sourceCode)
+                        default: .other
+                        }
+                    upserter.owner = try ledger!.owner(db, element, kind)
+                } else {
+                    upserter.owner = nil
+                }
                 // Records the store may refuse on their own, while the rest of the batch lands: relative stock
                 // below zero, B2B records whose company is unknown, OMS updates that are not a valid transition,
                 // pricing records that contradict their list. A refusal is filed as a reject of the run.
