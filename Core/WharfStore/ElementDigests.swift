@@ -99,6 +99,8 @@ extension Store {
         /// Owner ids reserved at a time (a test makes it small to see blocks change hands).
         var ownerIDBlock: Int64 = 4096
         private var writerSourceSets: [String: Int] = [:]
+        /// The source set looked up last, as the element listed it.
+        private var lastSourceSet: (sources: [String], number: Int)?
         /// Elements whose records are all written (the last one may still grow: `pending`).
         private var completed: [Accumulated] = []
         private var pending: Accumulated?
@@ -336,6 +338,10 @@ extension Store {
         /// elements, none of which may be recorded — the one it ended in the middle of not even when it goes on.
         func batchRolledBack() {
             reserved = 0..<0
+            // The connector's set row and new source sets may have been rolled back with it: read them again.
+            setID = nil
+            writerSourceSets = [:]
+            lastSourceSet = nil
             completed.removeAll()
             if let pending { unclean.insert(pending.tag.sequence) }
             pending = nil
@@ -426,6 +432,14 @@ extension Store {
 
         /// The number of a set of stock sources, created when new; nil past 65,535 sets.
         private func sourceSet(_ db: Connection, id: Int64, _ sources: [String]) throws(SQLiteError) -> Int? {
+            // Elements of one feed nearly always list the same sources in the same order.
+            if let last = lastSourceSet, last.sources == sources { return last.number }
+            let number = try sourceSetNumber(db, id: id, sources)
+            if let number { lastSourceSet = (sources, number) }
+            return number
+        }
+
+        private func sourceSetNumber(_ db: Connection, id: Int64, _ sources: [String]) throws(SQLiteError) -> Int? {
             let key = sources.sorted().joined(separator: "\n")
             if let number = writerSourceSets[key] { return number }
             let number = writerSourceSets.count + 1
