@@ -157,7 +157,7 @@ extension Store {
                 // The elements that wrote these rows no longer describe what is stored (see ElementLedger).
                 for table in ["products", "base_prices", "inventory_source_items"] {
                     try Store.revokeElements(
-                        db, ownersSQL: "SELECT element_owner FROM \(table) WHERE sku = ?1", value: sku)
+                        db, ownersSQL: "SELECT element_owner AS owner FROM \(table) WHERE sku = ?1", value: sku)
                 }
                 for sql in [
                     "DELETE FROM products WHERE sku = ?1", "DELETE FROM base_prices WHERE sku = ?1",

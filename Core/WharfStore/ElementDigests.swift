@@ -51,14 +51,14 @@ extension Store {
     /// have; ids come from `element_ids` in blocks, so concurrent runs never share one), each product, base price and
     /// stock row names the element that last wrote it (`element_owner`, NULL for any other writer), and every write
     /// that changes a row's owner — the REST API, another connector, another element, a snapshot's zeroing, a delete
-    /// — deletes the old owner's digest row in the same transaction. A digest is recorded only once all of its
+    /// — revokes the old owner's digest in the same transaction (`element_revoked`). A digest is recorded only once all of its
     /// element's records were stored without a reject, in the transaction of the batch that ends the element (or at
     /// the run's end). The digests of a connector also depend on its host-side settings (`settings`): when those
     /// differ from the ones the digests were recorded under, they are all dropped.
     ///
     /// Why small ids rather than the digest as owner: a random 64-bit value takes 8 bytes in every catalog row and,
-    /// as a key, scatters a batch's digest inserts over the whole table; sequential ids take 3 or 4 bytes and
-    /// append.
+    /// as a key, scatters a batch's digest inserts over the whole table; sequential ids take 3 or 4 bytes. The
+    /// digests of a batch are stored packed in one row, appended.
     ///
     /// Order within a run: the plugin asks ahead of the writer (its parser runs on another thread). When an element
     /// being written would take over a row whose owner was already answered "skip" with a LATER sequence, the row is
@@ -204,13 +204,14 @@ extension Store {
                 while try sets.step() {
                     out.sets[Int(sets.int64(0))] = sets.text(1).split(separator: "\n", omittingEmptySubsequences: false).map(String.init)
                 }
-                let rows = try db.statement("SELECT id, high, low, meta FROM element_digests WHERE set_id = ?1 ORDER BY id")
+                let revoked = try Store.revokedElements(db)
+                let rows = try db.statement("SELECT entries FROM element_digests WHERE set_id = ?1 ORDER BY first_id")
                 defer { rows.reset() }
                 rows.bind(1, id)
                 while try rows.step() {
-                    out.entries.append(Entry(
-                        id: rows.int64(0), high: UInt64(bitPattern: rows.int64(1)), low: UInt64(bitPattern: rows.int64(2)),
-                        meta: UInt64(bitPattern: rows.int64(3))))
+                    Store.unpackElementDigests(rows.blob(0)) { id, high, low, meta in
+                        if !Store.contains(revoked, id) { out.entries.append(Entry(id: id, high: high, low: low, meta: meta)) }
+                    }
                 }
                 return out
             }
@@ -360,6 +361,7 @@ extension Store {
                     completed.append(last)
                     pending = nil
                 }
+                try Store.compactElementDigests(db)
             }
             guard !completed.isEmpty else { return }
             defer {
@@ -368,8 +370,9 @@ extension Store {
                 if let pending { unclean = unclean.filter { $0 >= pending.tag.sequence } } else { unclean = [] }
             }
             let id = try prepareSet(db)
-            let insert = try db.statement(
-                "INSERT INTO element_digests (id, high, low, set_id, meta) VALUES (?5, ?1, ?2, ?3, ?4)")
+            var packed: [UInt8] = []
+            packed.reserveCapacity(completed.count * Store.packedDigestBytes)
+            var firstID: Int64?
             for element in completed where element.clean && !unclean.contains(element.tag.sequence) {
                 guard element.products <= 0xFF, element.prices <= 0xFF, element.stock <= 0xFF,
                     element.products + element.prices + element.stock > 0
@@ -381,13 +384,17 @@ extension Store {
                 }
                 let meta = UInt64(element.products) | UInt64(element.prices) << 8 | UInt64(element.stock) << 16
                     | UInt64(set) << 24
-                insert.bind(5, element.id)
-                insert.bind(1, Int64(bitPattern: element.tag.high))
-                insert.bind(2, Int64(bitPattern: element.tag.low))
-                insert.bind(3, id)
-                insert.bind(4, Int64(bitPattern: meta))
-                try insert.run()
+                if firstID == nil { firstID = element.id }
+                Store.packElementDigest(
+                    into: &packed, id: element.id, high: element.tag.high, low: element.tag.low, meta: meta)
             }
+            guard let firstID else { return }
+            // One row per batch: a row per element cost a second of a million-product first import.
+            let insert = try db.statement("INSERT INTO element_digests (first_id, set_id, entries) VALUES (?1, ?2, ?3)")
+            insert.bind(1, firstID)
+            insert.bind(2, id)
+            insert.bindBlob(3, packed)
+            try insert.run()
         }
 
         /// The connector's id in `element_digest_sets`, checked against `settings` once per run: digests recorded
@@ -482,17 +489,107 @@ extension Store {
         guard rc == SQLITE_OK else { throw db.error(rc) }
     }
 
-    /// Deletes the digest of the element that owned a row (see `ElementLedger`): the row is about to change.
+    /// Takes back the digest of the element that owned a row (see `ElementLedger`): the row is about to change.
     static func revokeElement(_ db: Connection, owner: Int64) throws(SQLiteError) {
-        let st = try db.statement("DELETE FROM element_digests WHERE id = ?1")
+        let st = try db.statement("INSERT INTO element_revoked (id) VALUES (?1) ON CONFLICT DO NOTHING")
         st.bind(1, owner)
         try st.run()
     }
 
     /// `revokeElement` for the owners of the rows `ownersSQL` selects (one column, `?1` bound to `value`).
     static func revokeElements(_ db: Connection, ownersSQL: String, value: String) throws(SQLiteError) {
-        let st = try db.statement("DELETE FROM element_digests WHERE id IN (\(ownersSQL))")
+        let st = try db.statement(
+            "INSERT INTO element_revoked (id) SELECT owner FROM (\(ownersSQL)) WHERE owner IS NOT NULL ON CONFLICT DO NOTHING")
         st.bind(1, value)
         try st.run()
     }
+
+    // MARK: The packed digests
+
+    /// Bytes per digest in an `element_digests.entries` blob: id, high, low, meta, each 8 bytes little-endian.
+    static let packedDigestBytes = 32
+
+    static func packElementDigest(into bytes: inout [UInt8], id: Int64, high: UInt64, low: UInt64, meta: UInt64) {
+        for value in [UInt64(bitPattern: id), high, low, meta] {
+            withUnsafeBytes(of: value.littleEndian) { bytes.append(contentsOf: $0) }
+        }
+    }
+
+    /// Calls `body` with each digest of a packed blob (a blob of another length is cut to whole digests).
+    static func unpackElementDigests(
+        _ bytes: [UInt8], _ body: (_ id: Int64, _ high: UInt64, _ low: UInt64, _ meta: UInt64) -> Void
+    ) {
+        bytes.withUnsafeBytes { raw in
+            var offset = 0
+            while offset + packedDigestBytes <= raw.count {
+                func word(_ n: Int) -> UInt64 { UInt64(littleEndian: raw.loadUnaligned(fromByteOffset: offset + 8 * n, as: UInt64.self)) }
+                body(Int64(bitPattern: word(0)), word(1), word(2), word(3))
+                offset += packedDigestBytes
+            }
+        }
+    }
+
+    /// The revoked owner ids, sorted.
+    static func revokedElements(_ db: Connection) throws(SQLiteError) -> [Int64] {
+        let st = try db.statement("SELECT id FROM element_revoked ORDER BY id")
+        defer { st.reset() }
+        var ids: [Int64] = []
+        while try st.step() { ids.append(st.int64(0)) }
+        return ids
+    }
+
+    static func contains(_ sorted: [Int64], _ id: Int64) -> Bool {
+        guard !sorted.isEmpty else { return false }
+        var first = 0, upper = sorted.count
+        while first < upper {
+            let middle = (first + upper) / 2
+            if sorted[middle] < id { first = middle + 1 } else { upper = middle }
+        }
+        return first < sorted.count && sorted[first] == id
+    }
+
+    /// The live digests of every connector (owner id and high half), for tests and checks.
+    static func liveElementDigests(_ db: Connection) throws(SQLiteError) -> [(id: Int64, high: UInt64)] {
+        let revoked = try revokedElements(db)
+        let st = try db.statement("SELECT entries FROM element_digests ORDER BY first_id")
+        defer { st.reset() }
+        var live: [(id: Int64, high: UInt64)] = []
+        while try st.step() {
+            unpackElementDigests(st.blob(0)) { id, high, _, _ in if !contains(revoked, id) { live.append((id, high)) } }
+        }
+        return live
+    }
+
+    /// Applies the revocations once they are many: rewrites the blocks that hold revoked digests without them, then
+    /// forgets the revocations. Keeps both tables small for a feed whose elements change every run.
+    static func compactElementDigests(_ db: Connection) throws(SQLiteError) {
+        let revokedCount = try db.scalarInt("SELECT count(*) FROM element_revoked")
+        guard revokedCount > 0 else { return }
+        let digests = try db.scalarInt("SELECT coalesce(sum(length(entries)), 0) FROM element_digests") / Int64(packedDigestBytes)
+        guard revokedCount >= compactionFloor || revokedCount * 4 >= digests else { return }
+        let revoked = try revokedElements(db)
+        var rewrites: [(firstID: Int64, entries: [UInt8])] = []
+        let st = try db.statement("SELECT first_id, entries FROM element_digests ORDER BY first_id")
+        while try st.step() {
+            var kept: [UInt8] = []
+            var dropped = false
+            unpackElementDigests(st.blob(1)) { id, high, low, meta in
+                if contains(revoked, id) { dropped = true } else { packElementDigest(into: &kept, id: id, high: high, low: low, meta: meta) }
+            }
+            if dropped { rewrites.append((st.int64(0), kept)) }
+        }
+        st.reset()
+        let update = try db.statement("UPDATE element_digests SET entries = ?2 WHERE first_id = ?1")
+        let delete = try db.statement("DELETE FROM element_digests WHERE first_id = ?1")
+        for rewrite in rewrites {
+            let statement = rewrite.entries.isEmpty ? delete : update
+            statement.bind(1, rewrite.firstID)
+            if !rewrite.entries.isEmpty { statement.bindBlob(2, rewrite.entries) }
+            try statement.run()
+        }
+        try db.execute("DELETE FROM element_revoked")
+    }
+
+    /// Revocations that always lead to a compaction at the end of a run.
+    static let compactionFloor: Int64 = 100_000
 }

@@ -483,17 +483,19 @@ enum Migrations {
                     sources     TEXT NOT NULL,                       -- source codes, sorted, one per line
                     PRIMARY KEY (set_id, number)
                 ) WITHOUT ROWID;
-                -- The elements whose rows still hold exactly what their records wrote. id is the owner id those
-                -- rows carry (handed out in blocks from element_ids, so ids grow and inserts append); high and low
-                -- are the digest's halves; meta packs the counts of product, price and stock records (8 bits each)
-                -- and the number of the element's source set (16 bits, 0 for none).
+                -- The elements whose rows held exactly what their records wrote when recorded, one row per batch
+                -- (a row per element cost a second of a million-product import): entries packs, per element, its
+                -- owner id (the id its rows carry), the digest's high and low halves, and meta (the counts of
+                -- product, price and stock records, 8 bits each, and its source set's number, 16 bits), each 8
+                -- bytes little-endian. first_id is the first entry's id.
                 CREATE TABLE element_digests (
-                    id          INTEGER PRIMARY KEY,
+                    first_id    INTEGER PRIMARY KEY,
                     set_id      INTEGER NOT NULL,
-                    high        INTEGER NOT NULL,
-                    low         INTEGER NOT NULL,
-                    meta        INTEGER NOT NULL
+                    entries     BLOB NOT NULL
                 );
+                -- Owner ids whose element was taken back since (a write changed one of its rows). Applied to the
+                -- packed rows, then emptied, by a compaction when they are many.
+                CREATE TABLE element_revoked (id INTEGER PRIMARY KEY);
                 -- The next owner id to hand out (one row).
                 CREATE TABLE element_ids (next_id INTEGER NOT NULL);
                 INSERT INTO element_ids (next_id) VALUES (1);
