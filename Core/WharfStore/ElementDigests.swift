@@ -65,8 +65,8 @@ extension Store {
     /// left to that later element — which is what applying both in order would have left — and the earlier element
     /// is not recorded.
     ///
-    /// Memory: the connector's digests are loaded on the first question, about 44 bytes a digest (44 MB for a
-    /// million elements).
+    /// Memory: the connector's digests are loaded on the first question, 40 bytes a digest plus 8 to 16 bytes of
+    /// hash table (about 50 MB for a million elements).
     ///
     /// Threading: `skipUnchanged` may be called from any thread; the writer-side methods run under the store's
     /// writer lock. One lock guards the shared state.
@@ -82,7 +82,8 @@ extension Store {
         private var loaded = false
         /// The connector's digests, sorted by id (as loaded).
         private var entries: [Entry] = []
-        /// Indexes into `entries`, sorted by `high`.
+        /// An open-addressing table (linear probing) over `entries` by high half: slots hold an index + 1, 0 is
+        /// empty. Why not a binary search: twenty dependent cache misses per element cost 0.8 s per million.
         private var byHigh: [UInt32] = []
         /// Owners revoked before the digests were loaded: applied to them when they are.
         private var revokedBeforeLoad: Set<Int64> = []
@@ -216,7 +217,15 @@ extension Store {
                 return out
             }
             entries = result.entries
-            byHigh = (0..<UInt32(entries.count)).sorted { entries[Int($0)].high < entries[Int($1)].high }
+            var capacity = 16
+            while capacity < entries.count * 2 { capacity <<= 1 }
+            byHigh = [UInt32](repeating: 0, count: capacity)
+            let mask = capacity - 1
+            for index in entries.indices {
+                var slot = Int(truncatingIfNeeded: entries[index].high) & mask
+                while byHigh[slot] != 0 { slot = (slot + 1) & mask }
+                byHigh[slot] = UInt32(index + 1)
+            }
             sourceSets = result.sets
             loaded = true
             for owner in revokedBeforeLoad {
@@ -227,16 +236,17 @@ extension Store {
 
         /// The index of the live digest (high, low), if there is one.
         private func find(high: UInt64, low: UInt64) -> Int? {
-            var first = 0, upper = byHigh.count
-            while first < upper {
-                let middle = (first + upper) / 2
-                if entries[Int(byHigh[middle])].high < high { first = middle + 1 } else { upper = middle }
-            }
-            // Identical elements recorded twice share a digest: take a live one.
-            while first < byHigh.count, entries[Int(byHigh[first])].high == high {
-                let index = Int(byHigh[first])
-                if entries[index].low == low && entries[index].meta & Self.revokedBit == 0 { return index }
-                first += 1
+            guard !byHigh.isEmpty else { return nil }
+            // The digest is uniformly distributed: its low bits are the slot.
+            let mask = byHigh.count - 1
+            var slot = Int(truncatingIfNeeded: high) & mask
+            while byHigh[slot] != 0 {
+                let index = Int(byHigh[slot] - 1)
+                // Identical elements recorded twice share a digest: take a live one.
+                if entries[index].high == high && entries[index].low == low && entries[index].meta & Self.revokedBit == 0 {
+                    return index
+                }
+                slot = (slot + 1) & mask
             }
             return nil
         }
