@@ -97,6 +97,10 @@ extension Store {
         private var setID: Int64?
         /// Owner ids reserved in `element_ids` and not handed out yet.
         private var reserved: Range<Int64> = 0..<0
+        /// The blocks of owner ids this run reserved in batches that committed (or joined the run's transaction),
+        /// and those of the batch being written.
+        private var committedBlocks: [Range<Int64>] = []
+        private var batchBlocks: [Range<Int64>] = []
         /// Owner ids reserved at a time (a test makes it small to see blocks change hands).
         var ownerIDBlock: Int64 = 4096
         private var writerSourceSets: [String: Int] = [:]
@@ -284,8 +288,15 @@ extension Store {
             return .proceed
         }
 
-        /// Whether the element owning a row (its `element_owner`) was skipped in this run: its rows count as present
-        /// in a full inventory snapshot.
+        /// Whether the row owned by `owner` (its `element_owner`) was delivered by this run: written by one of its
+        /// elements (an owner id from one of its blocks) or owned by an element it skipped. Such rows count as
+        /// present in a full inventory snapshot. Writer side (the snapshot's finishing pass).
+        func delivered(owner: Int64) -> Bool {
+            for block in committedBlocks where block.contains(owner) { return true }
+            return wasSkipped(owner: owner)
+        }
+
+        /// Whether the element owning a row was skipped in this run.
         func wasSkipped(owner: Int64) -> Bool {
             lock.lock()
             defer { lock.unlock() }
@@ -340,6 +351,7 @@ extension Store {
                 let first = st.int64(0)
                 st.reset()
                 reserved = first..<(first + block)
+                batchBlocks.append(reserved)
             }
             defer { reserved = reserved.dropFirst() }
             return reserved.lowerBound
@@ -349,6 +361,7 @@ extension Store {
         /// elements, none of which may be recorded — the one it ended in the middle of not even when it goes on.
         func batchRolledBack() {
             reserved = 0..<0
+            batchBlocks = []
             // The connector's set row and new source sets may have been rolled back with it: read them again.
             setID = nil
             writerSourceSets = [:]
@@ -373,6 +386,9 @@ extension Store {
                 }
                 try Store.compactElementDigests(db)
             }
+            // Called at the end of every batch: the batch's blocks are the run's now.
+            committedBlocks += batchBlocks
+            batchBlocks = []
             guard !completed.isEmpty else { return }
             defer {
                 completed.removeAll(keepingCapacity: true)
@@ -479,8 +495,8 @@ extension Store {
         }
     }
 
-    /// Registers `wharf_element_skipped(owner)` on the writer: 1 when the element that owns a row was skipped as
-    /// unchanged in the run whose snapshot is being finished (`Connection.elementLedger`), else 0.
+    /// Registers `wharf_element_delivered(owner)` on the writer: 1 when a row with that owner was delivered by the
+    /// run whose snapshot is being finished (`Connection.elementLedger`; see `ElementLedger.delivered`), else 0.
     static func registerElementFunctions(on db: Connection) throws(SQLiteError) {
         guard let handle = db.handle else { throw db.error(SQLITE_MISUSE) }
         let function: @convention(c) (OpaquePointer?, Int32, UnsafeMutablePointer<OpaquePointer?>?) -> Void = {
@@ -489,12 +505,12 @@ extension Store {
             let db = Unmanaged<Connection>.fromOpaque(user).takeUnretainedValue()
             var skipped = false
             if let ledger = db.elementLedger, sqlite3_value_type(values[0]) != SQLITE_NULL {
-                skipped = ledger.wasSkipped(owner: sqlite3_value_int64(values[0]))
+                skipped = ledger.delivered(owner: sqlite3_value_int64(values[0]))
             }
             sqlite3_result_int(context, skipped ? 1 : 0)
         }
         let rc = sqlite3_create_function_v2(
-            handle, "wharf_element_skipped", 1, SQLITE_UTF8 | SQLITE_DIRECTONLY,
+            handle, "wharf_element_delivered", 1, SQLITE_UTF8 | SQLITE_DIRECTONLY,
             Unmanaged.passUnretained(db).toOpaque(), function, nil, nil, nil)
         guard rc == SQLITE_OK else { throw db.error(rc) }
     }

@@ -227,15 +227,17 @@ extension Store {
                 }
                 db.elementLedger = elements
                 defer { db.elementLedger = nil }
-                // A zeroed row no longer holds what its element wrote: RETURNING names the owners to revoke. (The
+                // The owner check comes first: a row this run's elements wrote is answered from the run's blocks
+                // of owner ids, without looking its key up (a first import wrote every row). A zeroed row no
+                // longer holds what its element wrote: RETURNING names the owners to revoke. (The
                 // row keeps naming its element, whose digest is gone: RETURNING shows the row as updated.)
                 let st = try db.statement(
                     """
                     UPDATE inventory_source_items SET quantity = 0, status = 'out_of_stock', updated_at = ?2
                     WHERE source_code IN (SELECT source_code FROM temp.snapshot_sources WHERE run_id = ?1)
                         AND (quantity <> 0 OR status <> 'out_of_stock')
+                        AND NOT wharf_element_delivered(element_owner)
                         AND NOT wharf_snapshot_seen(?1, source_code, sku)
-                        AND NOT wharf_element_skipped(element_owner)
                         AND NOT EXISTS (
                             SELECT 1 FROM temp.snapshot_seen AS seen
                             WHERE seen.run_id = ?1 AND seen.source_code = inventory_source_items.source_code

@@ -258,6 +258,23 @@ final class ElementDigestTests: StoreTestCase {
         XCTAssertTrue(try third.skipUnchanged(tag(2)))
     }
 
+    /// Rows this run's elements wrote count as delivered by their owner ids; a row another connector's run wrote
+    /// meanwhile at the same source, with owner ids of its own, does not.
+    func testASnapshotCountsOnlyItsOwnElementsRowsAsDelivered() throws {
+        let run = try store.beginRun(connector: "erp", pluginID: "erp-xml", trigger: .scheduled)
+        try store.beginSnapshot(runID: run.id)
+        let mine = ledger(), theirs = Store.ElementLedger(store: store, connector: "other", settings: settings)
+        mine.ownerIDBlock = 1
+        theirs.ownerIDBlock = 1
+        try apply([element(1, sku: "A")], ledger: mine, runID: run.id)
+        try apply([(tag(9), [stock("OTHER", "W1", 4)])], ledger: theirs)
+        try apply([element(2, sku: "B")], ledger: mine, runID: run.id)
+        try store.recordElements(mine)
+        XCTAssertEqual(try store.finishSnapshot(runID: run.id, absent: .zero, elements: mine), 1, "OTHER at W1 only")
+        XCTAssertEqual(try sqlInt("SELECT quantity FROM inventory_source_items WHERE sku = 'OTHER'"), 0)
+        XCTAssertEqual(try sqlInt("SELECT sum(quantity) FROM inventory_source_items WHERE source_code = 'W1'"), 10)
+    }
+
     func testASnapshotWithoutItsSkippedElementsZeroesTheirStock() throws {
         // The control for the test above: the same finish without the ledger zeroes the skipped elements' rows.
         _ = try importTwoElements()

@@ -35,7 +35,7 @@ final class Connection: @unchecked Sendable {
     private var statements: [String: Statement] = [:]
     /// The writer's in-memory record of open inventory snapshots (see `Store.SnapshotMemory`); nil on readers.
     var snapshotMemory: Store.SnapshotMemory?
-    /// The element digests the snapshot being finished asks `wharf_element_skipped` about (see `Snapshots`).
+    /// The element digests the snapshot being finished asks `wharf_element_delivered` about (see `Snapshots`).
     var elementLedger: Store.ElementLedger?
 
     /// Opens `path` with `flags` (SQLITE_OPEN_*). NOMUTEX and EXRESCODE are always added.
