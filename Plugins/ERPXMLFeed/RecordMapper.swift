@@ -35,6 +35,9 @@ final class RecordMapper {
         }
     }
 
+    /// The source element the records being mapped come from (see `XMLFeedReader`), set around each `map`.
+    var element: ElementDigest?
+
     /// Values of one field, reused for every field to spare an allocation each.
     private var scratch: [String] = []
 
@@ -64,7 +67,7 @@ final class RecordMapper {
             return
         }
         if let entity = rule.entity {
-            output.append(.record(Record(entity: entity, fields: fields, location: location, raw: rawForRecords)))
+            output.append(.record(Record(entity: entity, fields: fields, location: location, raw: rawForRecords, element: element)))
         }
         for child in rule.children {
             guard let each = child.each else { continue }

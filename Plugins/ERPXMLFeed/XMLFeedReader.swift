@@ -581,19 +581,22 @@ final class XMLFeedReader {
             }
         }
         let before = output.count
+        // Records are made with their element (tagging them afterwards copied every record once more).
+        mapper.element = element
         mapper.map(
             rules: recordRules, tree: tree, source: source, recordNumber: stats.recordElements, raw: rawText,
             rawForRecords: forRecords, into: &output)
+        mapper.element = nil
         var rejected = false
         for item in output[before...] {
             if case .record = item { stats.records += 1 } else { stats.rejects += 1; rejected = true }
         }
         // The host remembers an element only when all of its records were stored; a record the plugin rejected
         // never reaches it, so an element with a reject must not be tagged at all.
-        if let element, !rejected {
+        if element != nil, rejected {
             for index in before..<output.count {
                 guard case .record(var record) = output[index] else { continue }
-                record.element = element
+                record.element = nil
                 output[index] = .record(record)
             }
         }
