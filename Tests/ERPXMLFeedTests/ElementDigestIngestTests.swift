@@ -1,6 +1,7 @@
 import Foundation
 import WharfABI
 import WharfManifest
+import WharfModel
 import WharfTestSupport
 import XCTest
 
@@ -209,6 +210,8 @@ final class ElementDigestIngestTests: XCTestCase {
         let again = try env.run("feed")
         XCTAssertEqual(again.state, .succeeded, again.error ?? "")
         XCTAssertEqual(again.counts.inserted + again.counts.updated, 0)
+        XCTAssertEqual(again.counts.unchanged, 3, "the skipped elements' records count as unchanged")
+        XCTAssertEqual(again.counts.read, 3)
         XCTAssertEqual(env.logs(containing: "3 record elements skipped as unchanged").count, 1, "\(env.logs(containing: "imported"))")
 
         var items = Self.items
@@ -220,5 +223,49 @@ final class ElementDigestIngestTests: XCTestCase {
         XCTAssertEqual(env.logs(containing: "2 record elements skipped as unchanged").count, 1, "\(env.logs(containing: "imported"))")
         XCTAssertEqual(try env.store.product(sku: "B")?.name, "Buoy XL")
         XCTAssertEqual(try env.store.product(sku: "C")?.name, "Cleat")
+    }
+
+    /// A full inventory snapshot through the real host, forced again and again: unchanged items are skipped, an item
+    /// whose stock someone else changed is mapped again and set back to the feed's value, and a row the feed never
+    /// named is still zeroed, although no record of the skipped items reached the store.
+    func testAForcedSnapshotSkipsOnlyWhatNobodyChangedAndStillZeroesWhatTheFeedLacks() throws {
+        let mappingJSON5 = """
+            { records: [{ path: "/feed/item", entity: "stock",
+                          fields: { sku: "sku", source: { value: "W1" }, quantity: "qty" } }] }
+            """
+        func feed(_ quantities: [String: Int]) -> String {
+            "<feed>" + quantities.keys.sorted().map { "<item><sku>\($0)</sku><qty>\(quantities[$0]!)</qty></item>" }.joined()
+                + "</feed>"
+        }
+        let env = try XMLDeployment(
+            connectors: """
+                [{ name: "stock", plugin: "erp-xml", inventory: { mode: "full", absent: "zero" },
+                   config: { path: "feed.xml", force: true }, mapping: \(mappingJSON5) }]
+                """,
+            files: ["feed.xml": feed(["A": 5, "B": 6, "C": 7])])
+        let first = try env.run("stock")
+        XCTAssertEqual(first.state, .succeeded, first.error ?? "")
+        XCTAssertEqual(first.counts.inserted, 3)
+
+        // Someone else sets B's stock and adds Z at the same source.
+        _ = try env.store.apply(
+            [.stock(InventorySourceItem(sku: "B", sourceCode: "W1", quantity: 60)),
+             .stock(InventorySourceItem(sku: "Z", sourceCode: "W1", quantity: 9))],
+            cursor: nil)
+        let second = try env.run("stock")
+        XCTAssertEqual(second.state, .succeeded, second.error ?? "")
+        XCTAssertEqual(env.logs(containing: "2 record elements skipped as unchanged").count, 1, "\(env.logs(containing: "imported"))")
+        XCTAssertEqual(try env.store.inventory(sku: "B")?.totalQuantity, 6, "B's element was revoked and mapped again")
+        XCTAssertEqual(try env.store.inventory(sku: "Z")?.totalQuantity, 0, "the snapshot never named Z")
+        XCTAssertEqual(try env.store.inventory(sku: "A")?.totalQuantity, 5)
+        XCTAssertEqual(try env.store.inventory(sku: "C")?.totalQuantity, 7)
+        XCTAssertEqual(second.counts.updated, 2, "B set back, Z zeroed")
+        XCTAssertEqual(second.counts.unchanged, 2, "A and C, skipped")
+
+        let third = try env.run("stock")
+        XCTAssertEqual(third.state, .succeeded, third.error ?? "")
+        XCTAssertEqual(env.logs(containing: "3 record elements skipped as unchanged").count, 1, "\(env.logs(containing: "imported"))")
+        XCTAssertEqual(third.counts.updated + third.counts.inserted, 0)
+        XCTAssertEqual(try env.store.inventory(sku: "Z")?.totalQuantity, 0)
     }
 }
