@@ -124,8 +124,11 @@ public struct ERPXMLFeedPlugin: WharfPlugin {
         let reader = XMLFeedReader(mapping: mapping, limits: limits, digests: digests, digestSeed: digestSeed)
         for file in files {
             try context.checkCancelled()
-            let checksum = try ContentHash.ofFile(file.path)
-            if !source.force && imported.contains(checksum) {
+            // A checksum is needed first only to compare it with the imported ones; otherwise (forced, or nothing
+            // imported yet) it is computed while the file is parsed, saving a pass over the file.
+            var checksum: String?
+            if !source.force && !imported.checksums.isEmpty { checksum = try ContentHash.ofFile(file.path) }
+            if let checksum, imported.contains(checksum) {
                 context.log(.info, "\(file.path) was imported before (same content, \(checksum)); skipped — set config force: true to import it again")
                 archive(file.path, context: context)
                 continue
@@ -138,7 +141,8 @@ public struct ERPXMLFeedPlugin: WharfPlugin {
     // MARK: Not public
 
     private func importFile(
-        _ file: FileSource.File, checksum: String, imported: ImportedFiles, reader: XMLFeedReader, context: IngestContext
+        _ file: FileSource.File, checksum known: String?, imported: ImportedFiles, reader: XMLFeedReader,
+        context: IngestContext
     ) throws -> ImportedFiles {
         let batcher = RecordBatcher(context: context, batchSize: batchSize)
         let builder = RecordBatchBuilder(batchSize: batchSize)
@@ -147,7 +151,7 @@ public struct ERPXMLFeedPlugin: WharfPlugin {
             // Parsing, mapping and the C form of each batch are made on a thread of their own, and the batches
             // emitted on this one: the two overlap on two cores.
             stats = try ProducerPipeline.run(capacity: 4, produce: { send in
-                try reader.read(path: file.path, checkCancelled: { try context.checkCancelled() }) { items in
+                try reader.read(path: file.path, checksum: known == nil, checkCancelled: { try context.checkCancelled() }) { items in
                     for item in items {
                         switch item {
                         case .record(let record):
@@ -179,6 +183,7 @@ public struct ERPXMLFeedPlugin: WharfPlugin {
             }
             throw PluginError.invalid(message)
         }
+        let checksum = try known ?? stats.checksum ?? ContentHash.ofFile(file.path)
         let next = imported.adding(checksum)
         let counts = try batcher.finish(builder.finish(), cursor: next.cursorText)
         for warning in stats.warnings { context.log(.warning, "\(file.path): \(warning)") }

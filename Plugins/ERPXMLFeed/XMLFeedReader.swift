@@ -42,6 +42,9 @@ struct FeedStats {
     var invalidBytes = 0
     var warnings: [String] = []
     var externalEntities: [String] = []
+    /// The file's content checksum (`ContentHash`), when `read` was asked to compute it and the file is not
+    /// compressed (a compressed file's checksum is of its compressed bytes, which the parser never sees).
+    var checksum: String?
 }
 
 /// Streams one XML file through libxml2's push parser with SAX callbacks — never a document tree — and maps each
@@ -105,8 +108,14 @@ final class XMLFeedReader {
     /// Reads `path`, calling `deliver` with what each chunk produced (outside libxml2's callbacks, so it may emit
     /// and throw). Throws ``FeedFailure`` when the file is not well-formed or breaks a limit — after delivering
     /// everything that came before the error — and rethrows what `deliver` or `checkCancelled` throw.
-    func read(path: String, checkCancelled: () throws -> Void, deliver: ([MappedItem]) throws -> Void) throws -> FeedStats {
+    ///
+    /// With `checksum`, the file's bytes are also hashed as they are read (`FeedStats.checksum`): the same checksum
+    /// `ContentHash.ofFile` gives, without a pass over the file of its own.
+    func read(
+        path: String, checksum: Bool = false, checkCancelled: () throws -> Void, deliver: ([MappedItem]) throws -> Void
+    ) throws -> FeedStats {
         let input = try FeedInput(path: path)
+        var hash: ContentHash? = checksum && !input.isCompressed ? ContentHash() : nil
         defer { input.close() }
         resetFile(source: path)
         guard let context = xmlCreatePushParserCtxt(nil, nil, nil, 0, path) else {
@@ -135,6 +144,8 @@ final class XMLFeedReader {
         while !ended {
             try checkCancelled()
             let count = try input.read(into: buffer + carried, capacity: capacity - carried)
+            // Before the UTF-8 repair below may change bytes: the checksum is of the file as it is.
+            hash?.update(UnsafeRawBufferPointer(start: buffer + carried, count: count))
             ended = count == 0
             let total = carried + count
             if first && total > 0 {
@@ -163,6 +174,7 @@ final class XMLFeedReader {
             throw FeedFailure(message: "\(path): the file ended inside an element; it is cut off")
         }
         stats.invalidBytes = repair.replacedCount
+        stats.checksum = hash?.finalize()
         return stats
     }
 

@@ -70,6 +70,28 @@ final class FileSourceIngestTests: XCTestCase {
         XCTAssertEqual(run.counts.inserted, 3000)
         XCTAssertEqual(try env.store.product(sku: "G2999")?.name, "Gzipped item 2999 " + String(repeating: "ü", count: 20))
         XCTAssertNil(try env.store.product(sku: "P"))
+        // Its checksum is of the compressed file (computed apart, the parser only sees the inflated bytes): the
+        // same file is recognised next time.
+        let again = try env.run("gz")
+        XCTAssertEqual(again.counts.read, 0)
+        XCTAssertEqual(env.logs(containing: "was imported before").count, 1)
+    }
+
+    /// The first file a connector imports (nothing to compare with) is hashed while it is parsed, not in a pass of
+    /// its own: that checksum must be the one a later run computes from the file to recognise it.
+    func testAChecksumTakenWhileParsingRecognisesTheFileNextTime() throws {
+        let env = try XMLDeployment(connectors: """
+            [{ name: "p", plugin: "erp-xml", config: { path: "feed.xml" }, mapping: \(Self.mapping) }]
+            """)
+        var items: [(String, String)] = []
+        for index in 1...3000 { items.append(("H\(index)", "Item \(index) with a name long enough to span chunks")) }
+        env.folder.write("feed.xml", Self.feed(items))
+        let first = try env.run("p")
+        XCTAssertEqual(first.state, .succeeded, first.error ?? "")
+        XCTAssertEqual(first.counts.inserted, 3000)
+        let second = try env.run("p")
+        XCTAssertEqual(second.counts.read, 0)
+        XCTAssertEqual(env.logs(containing: "was imported before").count, 1, "\(env.logs(containing: "imported"))")
     }
 
     func testAGzipFileCutOffFailsTheRun() throws {
