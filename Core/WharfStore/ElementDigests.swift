@@ -357,6 +357,12 @@ extension Store {
             return reserved.lowerBound
         }
 
+        /// Takes the owner ids of a batch that committed (or joined the run's transaction) as the run's own.
+        func batchCommitted() {
+            committedBlocks += batchBlocks
+            batchBlocks = []
+        }
+
         /// Forgets what a batch that rolled back did: its reserved owner ids (another run may get them now) and its
         /// elements, none of which may be recorded — the one it ended in the middle of not even when it goes on.
         func batchRolledBack() {
@@ -386,9 +392,6 @@ extension Store {
                 }
                 try Store.compactElementDigests(db)
             }
-            // Called at the end of every batch: the batch's blocks are the run's now.
-            committedBlocks += batchBlocks
-            batchBlocks = []
             guard !completed.isEmpty else { return }
             defer {
                 completed.removeAll(keepingCapacity: true)

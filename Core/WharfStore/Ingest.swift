@@ -113,12 +113,14 @@ extension Store {
         try Store.validate(records, options: options, locations: locations)
         let now = Timestamp.now().millisecondsSinceEpoch
         do {
-            return try write("apply a batch of \(records.count) records") { db in
+            let counts = try write("apply a batch of \(records.count) records") { db in
                 try db.transaction {
                     try Store.applyBatch(
                         db, records, cursor: cursor, rejects: rejects, options: options, locations: locations, now: now)
                 }
             }
+            options.elements?.batchCommitted()
+            return counts
         } catch {
             options.elements?.batchRolledBack()
             var error = error
@@ -177,12 +179,14 @@ extension Store {
     ) throws(StoreError) -> UpsertCounts {
         let now = Timestamp.now().millisecondsSinceEpoch
         do {
-            return try write("apply a batch of records in chunks") { db in
+            let counts = try write("apply a batch of records in chunks") { db in
                 try db.transaction {
                     try Store.applyChunks(
                         db, next: nextChunk, cursor: cursor, rejects: rejects, options: options, now: now)
                 }
             }
+            options.elements?.batchCommitted()
+            return counts
         } catch {
             options.elements?.batchRolledBack()
             var error = error

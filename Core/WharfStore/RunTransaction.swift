@@ -74,10 +74,12 @@ extension Store {
             try Store.validate(records, options: options, locations: locations)
             let now = Timestamp.now().millisecondsSinceEpoch
             do {
-                return try inSavepoint {
+                let counts = try inSavepoint {
                     try Store.applyBatch(
                         db, records, cursor: cursor, rejects: rejects, options: options, locations: locations, now: now)
                 }
+                options.elements?.batchCommitted()
+                return counts
             } catch {
                 options.elements?.batchRolledBack()
                 var error = store.describe(error, "apply a batch of \(records.count) records")
@@ -95,9 +97,11 @@ extension Store {
             try checkOpen("apply a batch")
             let now = Timestamp.now().millisecondsSinceEpoch
             do {
-                return try inSavepoint {
+                let counts = try inSavepoint {
                     try Store.applyChunks(db, next: nextChunk, cursor: cursor, rejects: rejects, options: options, now: now)
                 }
+                options.elements?.batchCommitted()
+                return counts
             } catch {
                 options.elements?.batchRolledBack()
                 var error = store.describe(error, "apply a batch of records in chunks")
