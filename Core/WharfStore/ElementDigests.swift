@@ -379,13 +379,17 @@ extension Store {
         /// Records the completed elements of the batch (all but the last, which may continue in the next batch;
         /// `all` records that one too), in the batch's transaction.
         func recordCompleted(_ db: Connection, all: Bool) throws(SQLiteError) {
-            if all {
-                if let last = pending {
-                    completed.append(last)
-                    pending = nil
-                }
-                try Store.compactElementDigests(db)
+            if all, let last = pending {
+                completed.append(last)
+                pending = nil
             }
+            try storeCompleted(db)
+            // After the last digests are stored: a compaction forgets the revocations it applies, and the run's last
+            // element may have been revoked (by another writer) after its batch and before this call.
+            if all { try Store.compactElementDigests(db) }
+        }
+
+        private func storeCompleted(_ db: Connection) throws(SQLiteError) {
             // Called at the end of every batch: the batch's blocks are the run's now.
             committedBlocks += batchBlocks
             batchBlocks = []

@@ -283,4 +283,20 @@ final class ElementDigestTests: StoreTestCase {
         _ = try store.apply([stock("A", "W1", 5)], cursor: nil, options: Store.ApplyOptions(runID: run.id))
         XCTAssertEqual(try store.finishSnapshot(runID: run.id, absent: .zero), 1, "B at W1")
     }
+
+    // MARK: Review findings
+
+    /// The run's last element is recorded by `recordElements`, after the last batch committed. A write by another
+    /// writer in between revokes its owner id; the compaction that `recordElements` runs first must not forget that
+    /// revocation before the element's digest is stored, or the next run skips the element and the API's value stays
+    /// where a run without skipping would restore the feed's.
+    func testTheLastElementRevokedBeforeItIsRecordedStaysRevokedThroughTheCompaction() throws {
+        let first = ledger()
+        XCTAssertFalse(try first.skipUnchanged(tag(1)))
+        try apply([element(1, sku: "A")], ledger: first)  // element 1 pending: the run may continue it
+        _ = try store.putProduct(Product(sku: "A", name: "Renamed by the API"))  // revokes element 1's owner id
+        try store.recordElements(first)  // 1 revocation against 0 digests: compacts, then records element 1
+        XCTAssertFalse(try ledger().skipUnchanged(tag(1)), "A holds the API's name, not what element 1 wrote")
+    }
+
 }
