@@ -299,4 +299,44 @@ final class ElementDigestTests: StoreTestCase {
         XCTAssertFalse(try ledger().skipUnchanged(tag(1)), "A holds the API's name, not what element 1 wrote")
     }
 
+    /// The same through another connector's run: element 1 spans two batches; between them the API takes one of its
+    /// rows and another connector's run ends (and compacts). Element 1 is recorded with the second batch.
+    func testARevocationOfAnElementSpanningBatchesSurvivesAnotherRunsCompaction() throws {
+        let mine = ledger(), theirs = Store.ElementLedger(store: store, connector: "other", settings: settings)
+        let (tag1, records1) = element(1, sku: "A")
+        try apply([(tag1, Array(records1.prefix(2)))], ledger: mine)
+        _ = try store.putProduct(Product(sku: "A", name: "Renamed by the API"))
+        try apply([(tag(9), [stock("OTHER", "W1", 4)])], ledger: theirs)
+        try store.recordElements(theirs)
+        try apply([(tag1, Array(records1.suffix(2))), element(2, sku: "B")], ledger: mine)
+        try store.recordElements(mine)
+        XCTAssertFalse(try ledger().skipUnchanged(tag(1)), "A holds the API's name, not what element 1 wrote")
+    }
+
+    /// A full snapshot skips element 1; while it runs, the API writes one of element 1's stock rows. Without
+    /// skipping, the run would have written that row (before or after the API), so it was delivered and is never
+    /// zeroed; with skipping it is neither seen nor owned by a skipped element any more, and is zeroed.
+    func testASkippedElementsStockRowWrittenByTheAPIDuringTheSnapshotIsNotZeroed() throws {
+        _ = try importTwoElements()
+        let run = try store.beginRun(connector: "erp", pluginID: "erp-xml", trigger: .scheduled)
+        try store.beginSnapshot(runID: run.id)
+        let second = ledger()
+        XCTAssertTrue(try second.skipUnchanged(tag(1)))
+        XCTAssertTrue(try second.skipUnchanged(tag(2)))
+        _ = try store.apply([stock("A", "W1", 9)], cursor: nil)
+        try store.recordElements(second)
+        XCTAssertEqual(try store.finishSnapshot(runID: run.id, absent: .zero, elements: second), 0)
+        XCTAssertNotEqual(
+            try sqlInt("SELECT quantity FROM inventory_source_items WHERE sku = 'A' AND source_code = 'W1'"), 0,
+            "the feed lists A at W1: a run without skipping never zeroes it")
+    }
+
+    /// The digests are loaded on the first question; a revocation by another writer after that is not seen, so an
+    /// element whose row the API changed after the load but before it was asked about is still answered "skip".
+    func testAnElementRevokedAfterTheLoadIsNotSkipped() throws {
+        let second = try importTwoElements()
+        XCTAssertTrue(try second.skipUnchanged(tag(1)))  // loads the digests
+        _ = try store.putProduct(Product(sku: "B", name: "Renamed by the API"))  // revokes element 2
+        XCTAssertFalse(try second.skipUnchanged(tag(2)), "B no longer holds what element 2 wrote")
+    }
 }
