@@ -91,6 +91,19 @@ extension Store {
         private var skipped = SkippedRecords()
         private var skippedSourceSets: Set<Int> = []
         private var lastAsked: UInt64 = 0
+        /// The last `element_revoked.seq` taken into account: later revocations (by other writers, in this process
+        /// or another) are read every `revocationPollInterval` questions and before a snapshot is finished.
+        private var revokedSeq: Int64 = 0
+        private var questionsSincePoll = 0
+        /// Questions between two reads of new revocations (a test makes it 1).
+        var revocationPollInterval = 1024
+        /// Owner ids this run's own writer revoked (its elements taking rows over).
+        private var ownRevoked: Set<Int64> = []
+        /// Set when another writer took a row of an element this run skipped: the run can no longer tell all the
+        /// rows its skipped elements delivered, so its snapshot must not zero anything.
+        private(set) var skippedRowsTaken = false
+        /// Set when a full snapshot of this run zeroed nothing because of `skippedRowsTaken` (the runner warns).
+        public internal(set) var zeroingWithheld = false
 
         // Writer side (under the writer lock).
         /// The connector's row id in `element_digest_sets`, once the writer checked its settings in this run.
@@ -164,6 +177,11 @@ extension Store {
             }
             lastAsked = element.sequence
             if !loaded { try load() }
+            questionsSincePoll += 1
+            if questionsSincePoll >= revocationPollInterval {
+                questionsSincePoll = 0
+                try store.read("read new element revocations") { db in try self.applyNewRevocations(db) }
+            }
             guard let index = find(high: element.high, low: element.low) else { return false }
             if entries[index].skippedAt == 0 { entries[index].skippedAt = element.sequence }
             let meta = entries[index].meta
@@ -193,7 +211,7 @@ extension Store {
         /// high half.
         private func load() throws(StoreError) {
             let connector = self.connector, settings = self.settings
-            struct Loaded { var entries: [Entry] = [], sets: [Int: [String]] = [:] }
+            struct Loaded { var entries: [Entry] = [], sets: [Int: [String]] = [:], revokedSeq: Int64 = 0 }
             let result = try store.read("read the element digests of connector '\(connector)'") { db -> Loaded in
                 var out = Loaded()
                 try db.execute("BEGIN")
@@ -210,6 +228,7 @@ extension Store {
                     out.sets[Int(sets.int64(0))] = sets.text(1).split(separator: "\n", omittingEmptySubsequences: false).map(String.init)
                 }
                 let revoked = try Store.revokedElements(db)
+                out.revokedSeq = try db.scalarInt("SELECT coalesce(max(seq), 0) FROM element_revoked")
                 let rows = try db.statement("SELECT entries FROM element_digests WHERE set_id = ?1 ORDER BY first_id")
                 defer { rows.reset() }
                 rows.bind(1, id)
@@ -221,6 +240,7 @@ extension Store {
                 return out
             }
             entries = result.entries
+            revokedSeq = result.revokedSeq
             var capacity = 16
             while capacity < entries.count * 2 { capacity <<= 1 }
             byHigh = [UInt32](repeating: 0, count: capacity)
@@ -285,7 +305,32 @@ extension Store {
             guard let index = find(id: owner) else { return .proceed }
             if entries[index].skippedAt > sequence, sequence != 0 { return .leave }
             entries[index].meta |= Self.revokedBit
+            ownRevoked.insert(owner)
             return .proceed
+        }
+
+        /// Reads the revocations other writers made since the last read (`element_revoked.seq`): their elements
+        /// are not skipped any more, and one this run already skipped marks `skippedRowsTaken`. Under `lock`.
+        private func applyNewRevocations(_ db: Connection) throws(SQLiteError) {
+            let st = try db.statement("SELECT seq, id FROM element_revoked WHERE seq > ?1 ORDER BY seq")
+            defer { st.reset() }
+            st.bind(1, revokedSeq)
+            while try st.step() {
+                revokedSeq = st.int64(0)
+                let id = st.int64(1)
+                guard let index = find(id: id) else { continue }
+                entries[index].meta |= Self.revokedBit
+                if entries[index].skippedAt != 0 && !ownRevoked.contains(id) { skippedRowsTaken = true }
+            }
+        }
+
+        /// Whether another writer took a row of an element this run skipped (see `skippedRowsTaken`), reading the
+        /// revocations made since the last read on `db` (the writer, in the transaction about to zero).
+        func skippedRowsWereTaken(_ db: Connection) throws(SQLiteError) -> Bool {
+            lock.lock()
+            defer { lock.unlock() }
+            if loaded { try applyNewRevocations(db) }
+            return skippedRowsTaken
         }
 
         /// Whether the row owned by `owner` (its `element_owner`) was delivered by this run: written by one of its
@@ -385,13 +430,21 @@ extension Store {
         /// Records the completed elements of the batch (all but the last, which may continue in the next batch;
         /// `all` records that one too), in the batch's transaction.
         func recordCompleted(_ db: Connection, all: Bool) throws(SQLiteError) {
-            if all {
-                if let last = pending {
-                    completed.append(last)
-                    pending = nil
-                }
-                try Store.compactElementDigests(db)
+            if all, let last = pending {
+                completed.append(last)
+                pending = nil
             }
+            try storeCompleted(db)
+            // After the last digests are stored: a compaction forgets the revocations it applies, and the run's last
+            // element may have been revoked (by another writer) after its batch and before this call. Before it, the
+            // revocations of skipped elements are taken into account for the snapshot's zeroing.
+            if all {
+                _ = try skippedRowsWereTaken(db)
+                try Store.compactElementDigests(db, connector: connector)
+            }
+        }
+
+        private func storeCompleted(_ db: Connection) throws(SQLiteError) {
             guard !completed.isEmpty else { return }
             defer {
                 completed.removeAll(keepingCapacity: true)
@@ -520,7 +573,7 @@ extension Store {
 
     /// Takes back the digest of the element that owned a row (see `ElementLedger`): the row is about to change.
     static func revokeElement(_ db: Connection, owner: Int64) throws(SQLiteError) {
-        let st = try db.statement("INSERT INTO element_revoked (id) VALUES (?1) ON CONFLICT DO NOTHING")
+        let st = try db.statement("INSERT INTO element_revoked (id) VALUES (?1) ON CONFLICT (id) DO NOTHING")
         st.bind(1, owner)
         try st.run()
     }
@@ -528,7 +581,7 @@ extension Store {
     /// `revokeElement` for the owners of the rows `ownersSQL` selects (one column, `?1` bound to `value`).
     static func revokeElements(_ db: Connection, ownersSQL: String, value: String) throws(SQLiteError) {
         let st = try db.statement(
-            "INSERT INTO element_revoked (id) SELECT owner FROM (\(ownersSQL)) WHERE owner IS NOT NULL ON CONFLICT DO NOTHING")
+            "INSERT INTO element_revoked (id) SELECT owner FROM (\(ownersSQL)) WHERE owner IS NOT NULL ON CONFLICT (id) DO NOTHING")
         st.bind(1, value)
         try st.run()
     }
@@ -591,9 +644,17 @@ extension Store {
 
     /// Applies the revocations once they are many: rewrites the blocks that hold revoked digests without them, then
     /// forgets the revocations. Keeps both tables small for a feed whose elements change every run.
-    static func compactElementDigests(_ db: Connection) throws(SQLiteError) {
+    ///
+    /// Only while no other connector's run is running: its elements still being written may have been revoked,
+    /// and forgetting that before their digests are stored would let them be recorded live.
+    static func compactElementDigests(_ db: Connection, connector: String) throws(SQLiteError) {
         let revokedCount = try db.scalarInt("SELECT count(*) FROM element_revoked")
         guard revokedCount > 0 else { return }
+        let others = try db.statement("SELECT count(*) FROM runs WHERE state = 'running' AND connector <> ?1")
+        others.bind(1, connector)
+        let running = try others.step() ? others.int64(0) : 0
+        others.reset()
+        guard running == 0 else { return }
         let digests = try db.scalarInt("SELECT coalesce(sum(length(entries)), 0) FROM element_digests") / Int64(packedDigestBytes)
         guard revokedCount >= compactionFloor || revokedCount * 4 >= digests else { return }
         let revoked = try revokedElements(db)

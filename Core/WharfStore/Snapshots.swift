@@ -215,6 +215,13 @@ extension Store {
                 }
                 // Cut the memory back to what SQLite committed before the function reads it.
                 _ = try memory(db, runID: runID)
+                if let elements, try elements.skippedRowsWereTaken(db) {
+                    // Another writer took a row of an element this run skipped: the run cannot tell every row it
+                    // delivered any more, and zeroing one it named would be wrong. The next snapshot zeroes.
+                    elements.zeroingWithheld = true
+                    try forget(db, runID: runID)
+                    return .zeroed(0)
+                }
                 if let elements {
                     // The sources of skipped elements were delivered, though none of their records was emitted.
                     let source = try db.statement(

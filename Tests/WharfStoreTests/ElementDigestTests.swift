@@ -197,6 +197,7 @@ final class ElementDigestTests: StoreTestCase {
         try store.recordElements(second)
         let zeroed = try store.finishSnapshot(runID: run2.id, absent: .zero, elements: second)
         XCTAssertEqual(zeroed, 3, "C at W1 and W2 and Z at W1: the snapshot named none of them")
+        XCTAssertFalse(second.zeroingWithheld)
         XCTAssertEqual(
             try sqlInt("SELECT sum(quantity) FROM inventory_source_items WHERE sku IN ('A', 'B') AND source_code = 'W1'"), 10)
         XCTAssertEqual(try sqlInt("SELECT quantity FROM inventory_source_items WHERE sku = 'Z'"), 0)
@@ -282,5 +283,66 @@ final class ElementDigestTests: StoreTestCase {
         try store.beginSnapshot(runID: run.id)
         _ = try store.apply([stock("A", "W1", 5)], cursor: nil, options: Store.ApplyOptions(runID: run.id))
         XCTAssertEqual(try store.finishSnapshot(runID: run.id, absent: .zero), 1, "B at W1")
+    }
+
+    // MARK: Review findings
+
+    /// The run's last element is recorded by `recordElements`, after the last batch committed. A write by another
+    /// writer in between revokes its owner id; the compaction that `recordElements` runs first must not forget that
+    /// revocation before the element's digest is stored, or the next run skips the element and the API's value stays
+    /// where a run without skipping would restore the feed's.
+    func testTheLastElementRevokedBeforeItIsRecordedStaysRevokedThroughTheCompaction() throws {
+        let first = ledger()
+        XCTAssertFalse(try first.skipUnchanged(tag(1)))
+        try apply([element(1, sku: "A")], ledger: first)  // element 1 pending: the run may continue it
+        _ = try store.putProduct(Product(sku: "A", name: "Renamed by the API"))  // revokes element 1's owner id
+        try store.recordElements(first)  // 1 revocation against 0 digests: compacts, then records element 1
+        XCTAssertFalse(try ledger().skipUnchanged(tag(1)), "A holds the API's name, not what element 1 wrote")
+    }
+
+    /// The same through another connector's run: element 1 spans two batches; between them the API takes one of its
+    /// rows and another connector's run ends (and compacts). Element 1 is recorded with the second batch.
+    func testARevocationOfAnElementSpanningBatchesSurvivesAnotherRunsCompaction() throws {
+        // Both runs are running, as their imports are.
+        _ = try store.beginRun(connector: "erp", pluginID: "erp-xml", trigger: .scheduled)
+        _ = try store.beginRun(connector: "other", pluginID: "erp-xml", trigger: .scheduled)
+        let mine = ledger(), theirs = Store.ElementLedger(store: store, connector: "other", settings: settings)
+        let (tag1, records1) = element(1, sku: "A")
+        try apply([(tag1, Array(records1.prefix(2)))], ledger: mine)
+        _ = try store.putProduct(Product(sku: "A", name: "Renamed by the API"))
+        try apply([(tag(9), [stock("OTHER", "W1", 4)])], ledger: theirs)
+        try store.recordElements(theirs)
+        try apply([(tag1, Array(records1.suffix(2))), element(2, sku: "B")], ledger: mine)
+        try store.recordElements(mine)
+        XCTAssertFalse(try ledger().skipUnchanged(tag(1)), "A holds the API's name, not what element 1 wrote")
+    }
+
+    /// A full snapshot skips element 1; while it runs, the API writes one of element 1's stock rows. Without
+    /// skipping, the run would have written that row (before or after the API), so it was delivered and is never
+    /// zeroed; with skipping it is neither seen nor owned by a skipped element any more, and is zeroed.
+    func testASkippedElementsStockRowWrittenByTheAPIDuringTheSnapshotIsNotZeroed() throws {
+        _ = try importTwoElements()
+        let run = try store.beginRun(connector: "erp", pluginID: "erp-xml", trigger: .scheduled)
+        try store.beginSnapshot(runID: run.id)
+        let second = ledger()
+        XCTAssertTrue(try second.skipUnchanged(tag(1)))
+        XCTAssertTrue(try second.skipUnchanged(tag(2)))
+        _ = try store.apply([stock("A", "W1", 9)], cursor: nil)
+        try store.recordElements(second)
+        XCTAssertEqual(try store.finishSnapshot(runID: run.id, absent: .zero, elements: second), 0)
+        XCTAssertTrue(second.zeroingWithheld, "the run says why it zeroed nothing")
+        XCTAssertNotEqual(
+            try sqlInt("SELECT quantity FROM inventory_source_items WHERE sku = 'A' AND source_code = 'W1'"), 0,
+            "the feed lists A at W1: a run without skipping never zeroes it")
+    }
+
+    /// The digests are loaded on the first question; a revocation by another writer after that is not seen, so an
+    /// element whose row the API changed after the load but before it was asked about is still answered "skip".
+    func testAnElementRevokedAfterTheLoadIsNotSkipped() throws {
+        let second = try importTwoElements()
+        second.revocationPollInterval = 1  // new revocations are read every question (1024 by default)
+        XCTAssertTrue(try second.skipUnchanged(tag(1)))  // loads the digests
+        _ = try store.putProduct(Product(sku: "B", name: "Renamed by the API"))  // revokes element 2
+        XCTAssertFalse(try second.skipUnchanged(tag(2)), "B no longer holds what element 2 wrote")
     }
 }

@@ -195,6 +195,7 @@ public struct ConnectorRunner: Sendable {
                 do {
                     let zeroed = try store.finishSnapshot(runID: runID, absent: absent, elements: ledger)
                     context.counts.updated += zeroed
+                    if ledger?.zeroingWithheld == true { warnZeroingWithheld(context) }
                     if zeroed > 0 {
                         deployment.logger.log(.info, "snapshot set items it did not name to zero", fields: context.logFields + [("items", String(zeroed))])
                     }
@@ -210,6 +211,15 @@ public struct ConnectorRunner: Sendable {
             throw RunFailure(message: "cancelled; batches committed before the cancel are kept", counts: context.counts, cancelled: true)
         }
         throw RunFailure(message: Self.explain(status, context.errorMessage), counts: context.counts)
+    }
+
+    /// Says, in the run's log, why a full snapshot zeroed nothing.
+    private func warnZeroingWithheld(_ context: ConnectorContext) {
+        let message = "the inventory snapshot zeroed nothing this time: while it ran, another writer (the REST API or "
+            + "another connector) changed stock of items the feed repeated unchanged, so the run could not tell every "
+            + "item the feed named; the next snapshot zeroes what the feed does not name"
+        context.runLog?.append(.warning, message)
+        deployment.logger.log(.warning, message, fields: context.logFields)
     }
 
     /// The host-side settings a connector's element digests depend on (see `Store.ElementLedger`): a change to any
@@ -249,6 +259,7 @@ public struct ConnectorRunner: Sendable {
                 if let ledger = context.elementLedger { try writer.recordElements(ledger) }
                 if let absent {
                     context.counts.updated += try writer.finishSnapshot(runID: runID, absent: absent, elements: context.elementLedger)
+                    if context.elementLedger?.zeroingWithheld == true { warnZeroingWithheld(context) }
                 }
             }
             return context.counts

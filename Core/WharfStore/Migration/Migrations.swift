@@ -493,9 +493,13 @@ enum Migrations {
                     set_id      INTEGER NOT NULL,
                     entries     BLOB NOT NULL
                 );
-                -- Owner ids whose element was taken back since (a write changed one of its rows). Applied to the
-                -- packed rows, then emptied, by a compaction when they are many.
-                CREATE TABLE element_revoked (id INTEGER PRIMARY KEY);
+                -- Owner ids whose element was taken back since (a write changed one of its rows), in the order
+                -- they were (seq never goes back, so a running import can ask for the ones after those it knows).
+                -- Applied to the packed rows, then emptied, by a compaction when they are many.
+                CREATE TABLE element_revoked (
+                    seq         INTEGER PRIMARY KEY AUTOINCREMENT,
+                    id          INTEGER NOT NULL UNIQUE
+                );
                 -- The next owner id to hand out (one row).
                 CREATE TABLE element_ids (next_id INTEGER NOT NULL);
                 INSERT INTO element_ids (next_id) VALUES (1);
