@@ -97,6 +97,11 @@ extension Store {
         private var questionsSincePoll = 0
         /// Questions between two reads of new revocations (a test makes it 1).
         var revocationPollInterval = 1024
+        /// The most digests a run loads (about 50 bytes each in memory): 4 million, ~200 MB. A connector with more
+        /// skips nothing (`tooManyDigests`).
+        public var maxLoadedDigests = 4_000_000
+        /// How many digests the connector had when there were more than `maxLoadedDigests` (nil otherwise).
+        public private(set) var tooManyDigests: Int?
         /// Owner ids this run's own writer revoked (its elements taking rows over).
         private var ownRevoked: Set<Int64> = []
         /// Set when another writer took a row of an element this run skipped: the run can no longer tell all the
@@ -211,7 +216,10 @@ extension Store {
         /// high half.
         private func load() throws(StoreError) {
             let connector = self.connector, settings = self.settings
-            struct Loaded { var entries: [Entry] = [], sets: [Int: [String]] = [:], revokedSeq: Int64 = 0 }
+            struct Loaded {
+                var entries: [Entry] = [], sets: [Int: [String]] = [:], revokedSeq: Int64 = 0, tooMany: Int?
+            }
+            let maxLoadedDigests = self.maxLoadedDigests
             let result = try store.read("read the element digests of connector '\(connector)'") { db -> Loaded in
                 var out = Loaded()
                 try db.execute("BEGIN")
@@ -229,6 +237,17 @@ extension Store {
                 }
                 let revoked = try Store.revokedElements(db)
                 out.revokedSeq = try db.scalarInt("SELECT coalesce(max(seq), 0) FROM element_revoked")
+                let size = try db.statement("SELECT coalesce(sum(length(entries)), 0) FROM element_digests WHERE set_id = ?1")
+                size.bind(1, id)
+                let stored = try size.step() ? Int(size.int64(0)) / Store.packedDigestBytes : 0
+                size.reset()
+                // A bound on the memory a run may take for this (a worker's address space is capped): past it,
+                // nothing is skipped, and the run says so.
+                guard stored <= maxLoadedDigests else {
+                    out.tooMany = stored
+                    return out
+                }
+                out.entries.reserveCapacity(stored)
                 let rows = try db.statement("SELECT entries FROM element_digests WHERE set_id = ?1 ORDER BY first_id")
                 defer { rows.reset() }
                 rows.bind(1, id)
@@ -241,6 +260,7 @@ extension Store {
             }
             entries = result.entries
             revokedSeq = result.revokedSeq
+            tooManyDigests = result.tooMany
             var capacity = 16
             while capacity < entries.count * 2 { capacity <<= 1 }
             byHigh = [UInt32](repeating: 0, count: capacity)

@@ -74,6 +74,17 @@ final class ElementDigestTests: StoreTestCase {
         XCTAssertEqual(try ownerHigh(ofProduct: "A"), 0x1001, "product A names element 1's digest")
     }
 
+    func testAConnectorWithMoreDigestsThanARunHoldsSkipsNothingAndSaysSo() throws {
+        let second = try importTwoElements()
+        second.maxLoadedDigests = 1
+        XCTAssertFalse(try second.skipUnchanged(tag(1)))
+        XCTAssertFalse(try second.skipUnchanged(tag(2)))
+        XCTAssertEqual(second.tooManyDigests, 2)
+        let third = ledger()
+        XCTAssertTrue(try third.skipUnchanged(tag(1)), "within the bound, the same digests are used")
+        XCTAssertNil(third.tooManyDigests)
+    }
+
     func testAskingOutOfOrderIsRefused() throws {
         let second = try importTwoElements()
         _ = try second.skipUnchanged(tag(2))

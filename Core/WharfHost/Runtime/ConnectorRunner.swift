@@ -176,6 +176,7 @@ public struct ConnectorRunner: Sendable {
         }
         let status = withExtendedLifetime(context) { ingest(instance, context.opaque) }
         context.addSkippedElements()
+        if let ledger { warnIfTooManyDigests(ledger, context) }
         do {
             try context.flushRejects()
         } catch {
@@ -211,6 +212,15 @@ public struct ConnectorRunner: Sendable {
             throw RunFailure(message: "cancelled; batches committed before the cancel are kept", counts: context.counts, cancelled: true)
         }
         throw RunFailure(message: Self.explain(status, context.errorMessage), counts: context.counts)
+    }
+
+    /// Says, in the run's log, that no element was skipped because the connector has too many to hold in memory.
+    private func warnIfTooManyDigests(_ ledger: Store.ElementLedger, _ context: ConnectorContext) {
+        guard let count = ledger.tooManyDigests else { return }
+        let message = "no unchanged element was skipped: the connector has \(count) element digests, more than a run "
+            + "holds in memory (\(ledger.maxLoadedDigests)); every element was mapped and compared"
+        context.runLog?.append(.warning, message)
+        deployment.logger.log(.warning, message, fields: context.logFields)
     }
 
     /// Says, in the run's log, why a full snapshot zeroed nothing.
@@ -251,6 +261,7 @@ public struct ConnectorRunner: Sendable {
                 if absent != nil { try writer.beginSnapshot(runID: runID) }
                 let status = withExtendedLifetime(context) { ingest(instance, context.opaque) }
                 context.addSkippedElements()
+                if let ledger = context.elementLedger { warnIfTooManyDigests(ledger, context) }
                 try context.flushRejects()
                 guard status == WHARF_OK, context.failingReject == nil else {
                     if absent != nil { try? writer.abandonSnapshot(runID: runID) }
