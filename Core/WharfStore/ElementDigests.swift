@@ -189,13 +189,12 @@ extension Store {
             }
             guard let index = find(high: element.high, low: element.low) else { return false }
             if entries[index].skippedAt == 0 { entries[index].skippedAt = element.sequence }
-            let meta = entries[index].meta
+            let meta = Store.DigestMeta(raw: entries[index].meta)
             skipped.elements += 1
-            skipped.products += Int64(meta & 0xFF)
-            skipped.prices += Int64((meta >> 8) & 0xFF)
-            skipped.stock += Int64((meta >> 16) & 0xFF)
-            let set = Int((meta >> 24) & 0xFFFF)
-            if set != 0 { skippedSourceSets.insert(set) }
+            skipped.products += Int64(meta.products)
+            skipped.prices += Int64(meta.prices)
+            skipped.stock += Int64(meta.stock)
+            if meta.sourceSet != 0 { skippedSourceSets.insert(meta.sourceSet) }
             return true
         }
 
@@ -212,8 +211,8 @@ extension Store {
 
         private static let revokedBit: UInt64 = 1 << 63
 
-        /// Reads the connector's digests (when recorded under the same settings) and sorts an index of them by
-        /// high half.
+        /// Reads the connector's live digests (when recorded under the same settings and no more than
+        /// `maxLoadedDigests`) and builds the hash table over them.
         private func load() throws(StoreError) {
             let connector = self.connector, settings = self.settings
             struct Loaded {
@@ -224,16 +223,10 @@ extension Store {
                 var out = Loaded()
                 try db.execute("BEGIN")
                 defer { try? db.execute("COMMIT") }
-                let set = try db.statement("SELECT id, settings FROM element_digest_sets WHERE connector = ?1")
-                defer { set.reset() }
-                set.bind(1, connector)
-                guard try set.step(), set.text(1) == settings else { return out }
-                let id = set.int64(0)
-                let sets = try db.statement("SELECT number, sources FROM element_source_sets WHERE set_id = ?1")
-                defer { sets.reset() }
-                sets.bind(1, id)
-                while try sets.step() {
-                    out.sets[Int(sets.int64(0))] = sets.text(1).split(separator: "\n", omittingEmptySubsequences: false).map(String.init)
+                guard let set = try Store.digestSet(db, connector: connector), set.settings == settings else { return out }
+                let id = set.id
+                for (number, key) in try Store.sourceSets(db, setID: id) {
+                    out.sets[number] = key.split(separator: "\n", omittingEmptySubsequences: false).map(String.init)
                 }
                 let revoked = try Store.revokedElements(db)
                 out.revokedSeq = try db.scalarInt("SELECT coalesce(max(seq), 0) FROM element_revoked")
@@ -253,7 +246,7 @@ extension Store {
                 rows.bind(1, id)
                 while try rows.step() {
                     Store.unpackElementDigests(rows.blob(0)) { id, high, low, meta in
-                        if !Store.contains(revoked, id) { out.entries.append(Entry(id: id, high: high, low: low, meta: meta)) }
+                        if !revoked.contains(id) { out.entries.append(Entry(id: id, high: high, low: low, meta: meta)) }
                     }
                 }
                 return out
@@ -384,6 +377,16 @@ extension Store {
             case stock(source: String)
             /// Any other entity: its rows name no element, so the element is never recorded.
             case other
+
+            /// The kind of `record`, read without copying it (a copy retains every string in it).
+            init(_ record: ModelRecord) {
+                switch record {
+                case .product: self = .product
+                case .price: self = .price
+                case .stock(let s): self = .stock(source: s.sourceCode)
+                default: self = .other
+                }
+            }
         }
 
         /// Notes one record of `tag`'s element before it is written, and returns the owner id its row is to carry.
@@ -411,7 +414,10 @@ extension Store {
                 st.bind(1, block)
                 guard try st.step() else {
                     st.reset()
-                    throw SQLiteError(code: SQLITE_CORRUPT, message: "table element_ids has no row")
+                    throw SQLiteError(
+                        code: SQLITE_CORRUPT,
+                        message: "table element_ids of database \(db.path) has no row, so no owner id can be handed out; "
+                            + "the database was changed outside Wharf: restore it from a backup (wharf restore)")
                 }
                 let first = st.int64(0)
                 st.reset()
@@ -476,19 +482,16 @@ extension Store {
             packed.reserveCapacity(completed.count * Store.packedDigestBytes)
             var firstID: Int64?
             for element in completed where element.clean && !unclean.contains(element.tag.sequence) {
-                guard element.products <= 0xFF, element.prices <= 0xFF, element.stock <= 0xFF,
-                    element.products + element.prices + element.stock > 0
-                else { continue }
-                var set = 0
+                var meta = Store.DigestMeta(
+                    products: element.products, prices: element.prices, stock: element.stock, sourceSet: 0)
+                guard meta.fits, element.products + element.prices + element.stock > 0 else { continue }
                 if !element.sources.isEmpty {
                     guard let number = try sourceSet(db, id: id, element.sources) else { continue }
-                    set = number
+                    meta.sourceSet = number
                 }
-                let meta = UInt64(element.products) | UInt64(element.prices) << 8 | UInt64(element.stock) << 16
-                    | UInt64(set) << 24
                 if firstID == nil { firstID = element.id }
                 Store.packElementDigest(
-                    into: &packed, id: element.id, high: element.tag.high, low: element.tag.low, meta: meta)
+                    into: &packed, id: element.id, high: element.tag.high, low: element.tag.low, meta: meta.raw)
             }
             guard let firstID else { return }
             // One row per batch: a row per element cost a second of a million-product first import.
@@ -503,15 +506,10 @@ extension Store {
         /// under other settings are dropped.
         private func prepareSet(_ db: Connection) throws(SQLiteError) -> Int64 {
             if let setID { return setID }
-            let find = try db.statement("SELECT id, settings FROM element_digest_sets WHERE connector = ?1")
-            find.bind(1, connector)
-            var found: (Int64, String)?
-            if try find.step() { found = (find.int64(0), find.text(1)) }
-            find.reset()
             let id: Int64
-            if let found {
-                id = found.0
-                if found.1 != settings {
+            if let found = try Store.digestSet(db, connector: connector) {
+                id = found.id
+                if found.settings != settings {
                     for sql in [
                         "DELETE FROM element_digests WHERE set_id = ?1", "DELETE FROM element_source_sets WHERE set_id = ?1",
                     ] {
@@ -531,10 +529,7 @@ extension Store {
                 try insert.run()
                 id = db.lastInsertRowID
             }
-            let sets = try db.statement("SELECT number, sources FROM element_source_sets WHERE set_id = ?1")
-            sets.bind(1, id)
-            while try sets.step() { writerSourceSets[sets.text(1)] = Int(sets.int64(0)) }
-            sets.reset()
+            for (number, key) in try Store.sourceSets(db, setID: id) { writerSourceSets[key] = number }
             setID = id
             return id
         }
@@ -563,6 +558,24 @@ extension Store {
         }
     }
 
+    /// The row of `connector` in `element_digest_sets`: its id and the settings its digests were recorded under.
+    static func digestSet(_ db: Connection, connector: String) throws(SQLiteError) -> (id: Int64, settings: String)? {
+        let st = try db.statement("SELECT id, settings FROM element_digest_sets WHERE connector = ?1")
+        defer { st.reset() }
+        st.bind(1, connector)
+        return try st.step() ? (st.int64(0), st.text(1)) : nil
+    }
+
+    /// The source sets of a digest set: each number with its key (source codes, sorted, one per line).
+    static func sourceSets(_ db: Connection, setID: Int64) throws(SQLiteError) -> [(number: Int, key: String)] {
+        let st = try db.statement("SELECT number, sources FROM element_source_sets WHERE set_id = ?1")
+        defer { st.reset() }
+        st.bind(1, setID)
+        var sets: [(number: Int, key: String)] = []
+        while try st.step() { sets.append((Int(st.int64(0)), st.text(1))) }
+        return sets
+    }
+
     /// Records the digests of the elements of a finished ingest that are not recorded yet — the run's last element,
     /// which no later record closed — in one transaction. Call it once the plugin's ingest succeeded.
     public func recordElements(_ elements: ElementLedger) throws(StoreError) {
@@ -579,11 +592,11 @@ extension Store {
             context, count, values in
             guard let context, count == 1, let values, let user = sqlite3_user_data(context) else { return }
             let db = Unmanaged<Connection>.fromOpaque(user).takeUnretainedValue()
-            var skipped = false
+            var delivered = false
             if let ledger = db.elementLedger, sqlite3_value_type(values[0]) != SQLITE_NULL {
-                skipped = ledger.delivered(owner: sqlite3_value_int64(values[0]))
+                delivered = ledger.delivered(owner: sqlite3_value_int64(values[0]))
             }
-            sqlite3_result_int(context, skipped ? 1 : 0)
+            sqlite3_result_int(context, delivered ? 1 : 0)
         }
         let rc = sqlite3_create_function_v2(
             handle, "wharf_element_delivered", 1, SQLITE_UTF8 | SQLITE_DIRECTONLY,
@@ -608,6 +621,34 @@ extension Store {
 
     // MARK: The packed digests
 
+    /// The `meta` word of a packed digest: the counts of the element's product, price and stock records (8 bits
+    /// each) and the number of its set of stock sources (16 bits, 0 for none).
+    struct DigestMeta {
+        var products: Int
+        var prices: Int
+        var stock: Int
+        var sourceSet: Int
+
+        /// Whether the counts and the set number fit their bits (an element with more is not recorded).
+        var fits: Bool { products <= 0xFF && prices <= 0xFF && stock <= 0xFF && sourceSet <= 0xFFFF }
+
+        var raw: UInt64 {
+            UInt64(products) | UInt64(prices) << 8 | UInt64(stock) << 16 | UInt64(sourceSet) << 24
+        }
+
+        init(products: Int, prices: Int, stock: Int, sourceSet: Int) {
+            (self.products, self.prices, self.stock, self.sourceSet) = (products, prices, stock, sourceSet)
+        }
+
+        /// The fields of `raw` (bits above the set number, such as the ledger's revoked bit, are ignored).
+        init(raw: UInt64) {
+            products = Int(raw & 0xFF)
+            prices = Int((raw >> 8) & 0xFF)
+            stock = Int((raw >> 16) & 0xFF)
+            sourceSet = Int((raw >> 24) & 0xFFFF)
+        }
+    }
+
     /// Bytes per digest in an `element_digests.entries` blob: id, high, low, meta, each 8 bytes little-endian.
     static let packedDigestBytes = 32
 
@@ -631,23 +672,13 @@ extension Store {
         }
     }
 
-    /// The revoked owner ids, sorted.
-    static func revokedElements(_ db: Connection) throws(SQLiteError) -> [Int64] {
-        let st = try db.statement("SELECT id FROM element_revoked ORDER BY id")
+    /// The revoked owner ids (few: a compaction empties them once they are many).
+    static func revokedElements(_ db: Connection) throws(SQLiteError) -> Set<Int64> {
+        let st = try db.statement("SELECT id FROM element_revoked")
         defer { st.reset() }
-        var ids: [Int64] = []
-        while try st.step() { ids.append(st.int64(0)) }
+        var ids: Set<Int64> = []
+        while try st.step() { ids.insert(st.int64(0)) }
         return ids
-    }
-
-    static func contains(_ sorted: [Int64], _ id: Int64) -> Bool {
-        guard !sorted.isEmpty else { return false }
-        var first = 0, upper = sorted.count
-        while first < upper {
-            let middle = (first + upper) / 2
-            if sorted[middle] < id { first = middle + 1 } else { upper = middle }
-        }
-        return first < sorted.count && sorted[first] == id
     }
 
     /// The live digests of every connector (owner id and high half), for tests and checks.
@@ -657,7 +688,7 @@ extension Store {
         defer { st.reset() }
         var live: [(id: Int64, high: UInt64)] = []
         while try st.step() {
-            unpackElementDigests(st.blob(0)) { id, high, _, _ in if !contains(revoked, id) { live.append((id, high)) } }
+            unpackElementDigests(st.blob(0)) { id, high, _, _ in if !revoked.contains(id) { live.append((id, high)) } }
         }
         return live
     }
@@ -684,7 +715,7 @@ extension Store {
             var kept: [UInt8] = []
             var dropped = false
             unpackElementDigests(st.blob(1)) { id, high, low, meta in
-                if contains(revoked, id) { dropped = true } else { packElementDigest(into: &kept, id: id, high: high, low: low, meta: meta) }
+                if revoked.contains(id) { dropped = true } else { packElementDigest(into: &kept, id: id, high: high, low: low, meta: meta) }
             }
             if dropped { rewrites.append((st.int64(0), kept)) }
         }

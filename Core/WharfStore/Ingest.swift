@@ -135,8 +135,8 @@ extension Store {
         public var records: [ModelRecord]
         /// One location per record (same order), or none.
         public var locations: [RecordLocation]
-        /// One source element per record (same order; a tag that `isElement` not for a record without one), or
-        /// none. Used only with `ApplyOptions.elements`.
+        /// One source element per record (same order; an all-zero tag for a record without one), or none. Used
+        /// only with `ApplyOptions.elements`.
         public var elements: [ElementTag]
         /// Sequences of elements some of whose records did not reach the store (they failed to decode): those
         /// elements are not recorded as unchanged-skippable.
@@ -289,15 +289,7 @@ extension Store {
                 let element = index < elements.count && elements[index].isElement ? elements[index] : nil
                 upserter.element = element
                 if let element {
-                    // What the ledger counts, without copying the record (a copy retains every string in it).
-                    let kind: ElementLedger.RecordKind =
-                        switch record {
-                        case .product: .product
-                        case .price: .price
-                        case .stock(let s): .stock(source: s.sourceCode)
-                        default: .other
-                        }
-                    upserter.owner = try ledger!.owner(db, element, kind)
+                    upserter.owner = try ledger!.owner(db, element, ElementLedger.RecordKind(record))
                 } else {
                     upserter.owner = nil
                 }

@@ -83,14 +83,7 @@ public struct ERPXMLFeedPlugin: WharfPlugin {
         limits.maxRecordBytes = try number("maxRecordBytes", 1024...(256 << 20), 16 << 20)
         limits.rawBytes = try number("rawBytes", 0...1024, 1024)
         self.limits = limits
-        if let value = config["skipUnchanged"] {
-            guard let flag = value.boolValue else {
-                throw PluginError.invalid("config.skipUnchanged: expected true or false, found \(value.scalarText ?? value.kindName)")
-            }
-            skipUnchanged = flag
-        } else {
-            skipUnchanged = true
-        }
+        skipUnchanged = try config.flag("skipUnchanged", default: true)
         let mappingJSON = context.mappingJSON
         mapping = try Mapping(try context.mapping())
         digestSeed = Self.elementDigestSeed(mappingJSON: mappingJSON, rawBytes: limits.rawBytes)

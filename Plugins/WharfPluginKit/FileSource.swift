@@ -83,12 +83,7 @@ public struct FileSource: Sendable {
             }
             kind = .folder(context.resolvePath(folder!), patterns: patterns)
         }
-        if let value = config["force"] {
-            guard let flag = value.boolValue else { throw PluginError.invalid("config.force: expected true or false, found \(value.kindName)") }
-            force = flag
-        } else {
-            force = false
-        }
+        force = try config.flag("force", default: false)
         archiveFolder = try string("archive").map { context.resolvePath($0) }
         failedFolder = try string("failed").map { context.resolvePath($0) }
         if case .folder(let drop, _) = kind {

@@ -76,6 +76,16 @@ public enum JSON: Sendable, Hashable {
         }
     }
 
+    /// The boolean setting `key` of this config object: `fallback` when absent, else `true`/`false` (see
+    /// `boolValue`). Anything else is refused as `config.<key>: expected true or false, found …`.
+    public func flag(_ key: String, default fallback: Bool) throws(PluginError) -> Bool {
+        guard let value = self[key] else { return fallback }
+        guard let flag = value.boolValue else {
+            throw PluginError.invalid("config.\(key): expected true or false, found \(value.scalarText ?? value.kindName)")
+        }
+        return flag
+    }
+
     /// An integer from a number without fraction or exponent (or such a string); nil otherwise.
     public var intValue: Int? {
         switch self {

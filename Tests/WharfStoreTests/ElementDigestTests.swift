@@ -85,6 +85,15 @@ final class ElementDigestTests: StoreTestCase {
         XCTAssertNil(third.tooManyDigests)
     }
 
+    func testADatabaseWithoutItsOwnerIdRowRefusesTaggedBatchesAndSaysWhatToDo() throws {
+        try sql("DELETE FROM element_ids")
+        let error = storeError { try self.apply([self.element(1, sku: "A")], ledger: self.ledger()) }
+        XCTAssertTrue(error?.message.contains("element_ids") == true, error?.message ?? "")
+        XCTAssertTrue(error?.message.contains("wharf restore") == true, error?.message ?? "")
+        XCTAssertNil(try store.product(sku: "A"), "nothing of the batch was stored")
+        _ = try store.apply([product("B")], cursor: nil)  // untagged writes need no owner id
+    }
+
     func testAskingOutOfOrderIsRefused() throws {
         let second = try importTwoElements()
         _ = try second.skipUnchanged(tag(2))

@@ -123,6 +123,14 @@ final class ConnectorContext: @unchecked Sendable {
         return fields
     }
 
+    /// Writes one line for the connector and run (secret values masked): into the run's log, and into the process
+    /// log unless the run log forwards it to the server, which logs it there.
+    func log(_ level: LogLevel, _ message: String) {
+        let text = secrets.redact(message)
+        runLog?.append(level, text)
+        if runLog?.forwards != true { logger.log(level, text, fields: logFields) }
+    }
+
     /// The stored cursor (nil when none).
     func currentCursor() throws -> String? {
         if let cursor { return cursor }

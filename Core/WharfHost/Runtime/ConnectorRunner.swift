@@ -219,8 +219,7 @@ public struct ConnectorRunner: Sendable {
         guard let count = ledger.tooManyDigests else { return }
         let message = "no unchanged element was skipped: the connector has \(count) element digests, more than a run "
             + "holds in memory (\(ledger.maxLoadedDigests)); every element was mapped and compared"
-        context.runLog?.append(.warning, message)
-        deployment.logger.log(.warning, message, fields: context.logFields)
+        context.log(.warning, message)
     }
 
     /// Says, in the run's log, why a full snapshot zeroed nothing.
@@ -228,8 +227,7 @@ public struct ConnectorRunner: Sendable {
         let message = "the inventory snapshot zeroed nothing this time: while it ran, another writer (the REST API or "
             + "another connector) changed stock of items the feed repeated unchanged, so the run could not tell every "
             + "item the feed named; the next snapshot zeroes what the feed does not name"
-        context.runLog?.append(.warning, message)
-        deployment.logger.log(.warning, message, fields: context.logFields)
+        context.log(.warning, message)
     }
 
     /// The host-side settings a connector's element digests depend on (see `Store.ElementLedger`): a change to any

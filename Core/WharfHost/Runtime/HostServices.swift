@@ -68,7 +68,7 @@ public enum HostServices {
         guard let context = ConnectorContext.from(ctx) else { return WHARF_ERR_STATE }
         func refuse(_ status: wharf_status, _ message: String) -> wharf_status {
             skip?.update(repeating: 0, count: count)
-            message.withCString { log(ctx, WHARF_LOG_WARNING, $0) }
+            context.log(.warning, message)
             return status
         }
         guard let elements, let skip else {
@@ -104,10 +104,7 @@ public enum HostServices {
             case WHARF_LOG_WARNING: .warning
             default: .error
             }
-        let text = context.secrets.redact(String(cString: message))
-        context.runLog?.append(mapped, text)
-        // A worker's run log forwards the line to the server, which logs it with the run's fields.
-        if context.runLog?.forwards != true { context.logger.log(mapped, text, fields: context.logFields) }
+        context.log(mapped, String(cString: message))
     }
 
     static func configJSON(_ ctx: OpaquePointer?) -> UnsafePointer<CChar>? {
