@@ -9,7 +9,7 @@ import WharfABI
 /// covers the element's content AND what shapes its records besides it (the mapping, the plugin's version,
 /// document-level values), and never what varies without changing them (file name, line, byte offset).
 public struct ElementDigest: Sendable, Hashable {
-    /// The digest's high half (the host also uses it as the owner id of the rows the element's records write).
+    /// The digest's high half.
     public var high: UInt64
     /// The digest's low half.
     public var low: UInt64

@@ -465,8 +465,9 @@ enum Migrations {
         Migration(
             version: 11, name: "element digests: skipping unchanged source elements",
             sql: """
-                -- Which source element (its digest's high half) last wrote each catalog row; NULL for any other
-                -- writer. A write that changes it revokes the old element's digest (see Store.ElementLedger).
+                -- Which source element (its owner id, handed out from element_ids) last wrote each catalog row;
+                -- NULL for any other writer. A write that changes it revokes the old element's digest (see
+                -- Store.ElementLedger).
                 ALTER TABLE products ADD COLUMN element_owner INTEGER;
                 ALTER TABLE base_prices ADD COLUMN element_owner INTEGER;
                 ALTER TABLE inventory_source_items ADD COLUMN element_owner INTEGER;
